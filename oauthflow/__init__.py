@@ -1,0 +1,1 @@
+"""oauthflow: asyncio-native OAuth 2.0 / OpenID Connect client for aiohttp."""

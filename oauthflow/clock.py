@@ -1,0 +1,58 @@
+"""Time, injectable: wall-clock seconds for what is stored, monotonic for scheduling.
+
+Tests pass a :class:`ManualClock` and move it by hand, so expiry is tested without waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+__all__ = ["Clock", "ManualClock", "SystemClock"]
+
+
+class Clock(Protocol):
+    """A source of time."""
+
+    def time(self) -> float:
+        """Wall-clock seconds since the epoch (used for ``expires_at`` and JWT claims)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start that never go backwards (used for scheduling)."""
+        ...
+
+
+class SystemClock:
+    """The real clock: :func:`time.time` and :func:`time.monotonic`."""
+
+    __slots__ = ()
+
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class ManualClock:
+    """A clock that only moves when :meth:`advance` is called (for tests)."""
+
+    __slots__ = ("_monotonic", "_wall")
+
+    def __init__(self, wall: float = 1_700_000_000.0) -> None:
+        self._wall = wall
+        self._monotonic = 1_000.0
+
+    def time(self) -> float:
+        return self._wall
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def advance(self, seconds: float) -> None:
+        """Move both the wall clock and the monotonic clock forward."""
+        if seconds < 0:
+            raise ValueError("a clock cannot go backwards")
+        self._wall += seconds
+        self._monotonic += seconds

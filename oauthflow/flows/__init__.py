@@ -1,0 +1,1 @@
+"""One coroutine module per grant: build -> send -> parse. No caching, no locks."""
