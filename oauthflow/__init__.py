@@ -1,1 +1,61 @@
-"""oauthflow: asyncio-native OAuth 2.0 / OpenID Connect client for aiohttp."""
+"""oauthflow: asyncio-native OAuth 2.0 / OpenID Connect client for aiohttp.
+
+The usual entry points::
+
+    tokens = TokenManager.for_client_credentials(token_endpoint=..., client=ClientConfig(...))
+    session = aiohttp.ClientSession(middlewares=(BearerAuthMiddleware(tokens, origins=[...]),))
+
+Everything listed in ``__all__`` is public API; the modules behind it are not.
+"""
+
+from oauthflow.clock import Clock, ManualClock, SystemClock
+from oauthflow.config import ClientAuthMethod, ClientConfig, ServerMetadata
+from oauthflow.errors import (
+    ConfigurationError,
+    InvalidResponseError,
+    OAuthError,
+    OAuthFlowError,
+    ReauthenticationRequiredError,
+    TokenUnavailableError,
+    TransportError,
+)
+from oauthflow.flows.client_credentials import fetch_client_credentials_token
+from oauthflow.flows.grant import request_token
+from oauthflow.flows.refresh import refresh_access_token
+from oauthflow.middleware import BearerAuthMiddleware, TokenSource, default_should_retry
+from oauthflow.stores import MemoryTokenStore, TokenStore
+from oauthflow.token import Token
+from oauthflow.token_manager import RenewalPolicy, Renewer, TokenManager
+from oauthflow.transport import RetryPolicy, Transport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BearerAuthMiddleware",
+    "ClientAuthMethod",
+    "ClientConfig",
+    "Clock",
+    "ConfigurationError",
+    "InvalidResponseError",
+    "ManualClock",
+    "MemoryTokenStore",
+    "OAuthError",
+    "OAuthFlowError",
+    "ReauthenticationRequiredError",
+    "RenewalPolicy",
+    "Renewer",
+    "RetryPolicy",
+    "ServerMetadata",
+    "SystemClock",
+    "Token",
+    "TokenManager",
+    "TokenSource",
+    "TokenStore",
+    "TokenUnavailableError",
+    "Transport",
+    "TransportError",
+    "default_should_retry",
+    "fetch_client_credentials_token",
+    "refresh_access_token",
+    "request_token",
+]

@@ -12,7 +12,8 @@ One small tree. Match on the class for the *kind* of failure and on ``.error`` /
     ├── InvalidResponseError            the server broke the spec (not JSON, wrong types, an
     │                                   HTML 502, a redirect, an oversized body): .code, .status
     ├── TransportError                  the endpoint could not be reached or did not answer
-    │                                   in time: .code ("timeout", "connection_failed")
+    │                                   in time: .code ("timeout", "connection_failed",
+    │                                   "tls_failed")
     └── TokenUnavailableError           a TokenManager was closed, or has no way to get a token
 
 Security: no message, ``repr`` or attribute of these errors carries an access token,
@@ -172,7 +173,8 @@ class TransportError(OAuthFlowError):
     """The endpoint could not be reached, or did not answer within the timeout.
 
     Attributes:
-        code: ``"timeout"`` or ``"connection_failed"``.
+        code: ``"timeout"``, ``"connection_failed"`` or ``"tls_failed"`` (a certificate
+            or TLS handshake failure: a configuration problem, never retried).
         url: the endpoint (never carries credentials: oauthflow sends them in the body
             or headers).
 
@@ -181,6 +183,7 @@ class TransportError(OAuthFlowError):
 
     TIMEOUT: Final = "timeout"
     CONNECTION_FAILED: Final = "connection_failed"
+    TLS_FAILED: Final = "tls_failed"
 
     def __init__(self, code: str, url: str, detail: str) -> None:
         self.code = code

@@ -13,8 +13,6 @@ from typing import Any
 
 __all__ = ["Token"]
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-
 
 def _secret(value: str | None) -> str:
     return "None" if value is None else "'<redacted>'"
@@ -50,7 +48,7 @@ class Token:
     refresh_token: str | None = None
     scope: tuple[str, ...] | None = None
     id_token: str | None = None
-    extra: Mapping[str, Any] = field(default=_EMPTY)
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if not isinstance(self.extra, MappingProxyType):

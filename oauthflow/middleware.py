@@ -1,0 +1,133 @@
+"""Bearer-token client middleware for ``aiohttp.ClientSession(middlewares=...)``.
+
+Spec: RFC 6750 §2.1 (the ``Authorization: Bearer`` header), §3.1 (``invalid_token``).
+
+What it guarantees (DESIGN.md "Middleware contract"):
+
+- The token goes only to the configured origins. aiohttp runs middlewares again on every
+  redirect hop, so a middleware that adds the header unconditionally hands the token to
+  whatever host a redirect names.
+- On a 401 whose ``WWW-Authenticate: Bearer`` challenge says ``invalid_token`` (or names
+  no error), the 401 is released, the token is invalidated *by identity* and the request
+  is sent once more with a renewed token. 500 concurrent 401s cause one renewal.
+- A body that was streamed (and so consumed) is never resent, since aiohttp would send it
+  empty: the 401 is returned to the caller instead.
+- Token-endpoint traffic never passes through here: the TokenManager's transport uses its
+  own session (or ``middlewares=()``).
+- A plain class with identity hashing (aiohttp 4 caches middleware chains by hash).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from aiohttp import ClientHandlerType, ClientRequest, ClientResponse, hdrs
+from aiohttp.payload import Payload
+
+from oauthflow.errors import INVALID_TOKEN, ConfigurationError
+from oauthflow.protocol.bearer import bearer_authorization, find_bearer_challenge
+from oauthflow.protocol.urls import origin_of
+from oauthflow.token import Token
+
+__all__ = ["BearerAuthMiddleware", "TokenSource", "default_should_retry"]
+
+logger = logging.getLogger("oauthflow.middleware")
+
+
+class TokenSource(Protocol):
+    """What the middleware needs from a :class:`~oauthflow.TokenManager`."""
+
+    async def get(self) -> Token: ...
+
+    def invalidate(self, seen: Token) -> bool: ...
+
+
+def default_should_retry(response: ClientResponse) -> bool:
+    """Retry a 401 whose Bearer challenge is ``invalid_token``, or that names no error.
+
+    RFC 6750 §3.1: ``invalid_token`` means "The access token provided is expired, revoked,
+    malformed, or invalid for other reasons"; a new token can fix it. ``invalid_request``
+    and ``insufficient_scope`` cannot be fixed by renewing, so they are not retried.
+    """
+    if response.status != 401:
+        return False
+    challenge = find_bearer_challenge(response.headers.getall(hdrs.WWW_AUTHENTICATE, []))
+    if challenge is None:
+        return True
+    error = challenge.params.get("error")
+    return error is None or error == INVALID_TOKEN
+
+
+class BearerAuthMiddleware:
+    """Adds ``Authorization: Bearer <token>`` for the configured origins; retries one 401.
+
+    Args:
+        tokens: a :class:`~oauthflow.TokenManager` (anything with ``get``/``invalidate``).
+        origins: the API origins allowed to receive the token, e.g.
+            ``["https://api.example.com"]``. Requests elsewhere pass through untouched.
+        should_retry: decides whether a response is worth one renewal and retry
+            (default: :func:`default_should_retry`).
+
+    Cancellation: cancelling the request (or its ``ClientTimeout`` expiring, which also
+    counts the time spent waiting for a token) stops this request only; a token renewal
+    it was waiting for continues for the other requests.
+    """
+
+    __slots__ = ("_origins", "_should_retry", "_tokens")
+
+    def __init__(
+        self,
+        tokens: TokenSource,
+        *,
+        origins: Iterable[str],
+        should_retry: Callable[[ClientResponse], bool] = default_should_retry,
+    ) -> None:
+        allowed = frozenset(origin_of(origin) for origin in origins)
+        if not allowed:
+            raise ConfigurationError("BearerAuthMiddleware needs at least one origin")
+        self._tokens = tokens
+        self._origins = allowed
+        self._should_retry = should_retry
+
+    def __repr__(self) -> str:
+        return f"BearerAuthMiddleware(origins={sorted(self._origins)!r})"
+
+    def covers(self, url: str) -> bool:
+        """Whether requests to ``url`` get the token."""
+        return origin_of(url) in self._origins
+
+    async def __call__(
+        self, request: ClientRequest, handler: ClientHandlerType
+    ) -> ClientResponse:
+        if not self._covers_request(request):
+            return await handler(request)
+        token = await self._authorize(request)
+        response = await handler(request)
+        if not self._should_retry(response):
+            return response
+        if _body_consumed(request):
+            logger.debug("401 not retried: the request body was streamed and cannot be resent")
+            return response
+        response.release()
+        self._tokens.invalidate(token)
+        await self._authorize(request)
+        return await handler(request)
+
+    def _covers_request(self, request: ClientRequest) -> bool:
+        try:
+            return origin_of(str(request.url)) in self._origins
+        except ConfigurationError:
+            return False
+
+    async def _authorize(self, request: ClientRequest) -> Token:
+        token = await self._tokens.get()
+        request.headers[hdrs.AUTHORIZATION] = bearer_authorization(token.access_token)
+        return token
+
+
+def _body_consumed(request: ClientRequest) -> bool:
+    body: object = request.body
+    return isinstance(body, Payload) and body.consumed
+

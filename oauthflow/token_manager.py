@@ -1,0 +1,419 @@
+"""The TokenManager: a valid access token on demand, with one shared renewal.
+
+The contract (DESIGN.md "TokenManager contract"):
+
+1. A fresh token is returned without suspending: no lock, no await.
+2. One renewal at a time: a single :class:`asyncio.Task`; every caller awaits it through
+   :func:`asyncio.shield`; it clears itself when done. N callers -> one token request.
+3. Cancelling a caller never cancels the shared renewal; the renewal has its own timeout.
+   (A lock held across the refresh fails this: with refresh-token rotation, one cancelled
+   caller turns into ``invalid_grant`` for everyone after.)
+4. A failure reaches every current waiter; the next call starts a new attempt. The
+   manager never loops on its own.
+5. ``invalidate(seen)`` renews only if ``seen`` is still the current token, so 500
+   concurrent 401s cause one renewal.
+6. The new token is saved in the store before any caller receives it.
+7. Expiry is scheduled on the monotonic clock from ``expires_in`` at receipt, renewed a
+   leeway early; a token without a known expiry gets ``default_lifetime``.
+8. No lock is held while anything else (an API request) is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TypeVar
+
+import aiohttp
+
+from oauthflow.clock import Clock, SystemClock
+from oauthflow.config import ClientConfig, ServerMetadata
+from oauthflow.errors import ConfigurationError, TokenUnavailableError
+from oauthflow.flows.client_credentials import fetch_client_credentials_token
+from oauthflow.flows.refresh import refresh_access_token
+from oauthflow.protocol.token_endpoint import Params
+from oauthflow.stores import TokenStore
+from oauthflow.token import Token
+from oauthflow.transport import Transport
+
+__all__ = ["RenewalPolicy", "Renewer", "TokenManager"]
+
+logger = logging.getLogger("oauthflow.token_manager")
+
+Renewer = Callable[[Token | None], Awaitable[Token]]
+"""Produces a new token; receives the current one (``None`` at first) for its refresh token."""
+
+_NEVER = -math.inf
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenewalPolicy:
+    """When a TokenManager renews, and how long it waits for a renewal.
+
+    Attributes:
+        leeway: start renewing this many seconds before expiry. Until ``expiry_margin``
+            callers keep receiving the current token while one renewal runs in the
+            background (no caller waits). Capped at half the token's lifetime, so
+            short-lived tokens work.
+        expiry_margin: a token with less than this left is never handed out; callers wait
+            for the renewal instead. Capped at a tenth of the lifetime.
+        default_lifetime: assumed lifetime of a token whose response had no ``expires_in``
+            and whose access token is not a JWT with ``exp``. A 401 still renews it early.
+        renewal_timeout: a renewal that takes longer fails with
+            :class:`TokenUnavailableError` (a hung server must not hang every caller).
+        failure_cooldown: after a failed *background* renewal, callers keep the still-valid
+            token for this long before another background attempt. (A caller that needs a
+            new token always starts a new attempt.)
+    """
+
+    leeway: float = 30.0
+    expiry_margin: float = 5.0
+    default_lifetime: float = 600.0
+    renewal_timeout: float = 30.0
+    failure_cooldown: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("leeway", "expiry_margin", "default_lifetime", "renewal_timeout",
+                     "failure_cooldown"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ConfigurationError(f"RenewalPolicy.{name} must be a finite number >= 0")
+        if self.renewal_timeout <= 0 or self.default_lifetime <= 0:
+            raise ConfigurationError("renewal_timeout and default_lifetime must be > 0")
+
+
+class TokenManager:
+    """Hands out a valid access token and renews it: once, for everyone, safely.
+
+    Use one of the constructors :meth:`for_client_credentials` and
+    :meth:`for_refresh_token`, or pass any coroutine function that produces a token.
+
+    Args:
+        renew: called with the current token (or ``None``) to get a new one.
+        token: a token to start with (e.g. from a login). Without one, the store is read
+            on first use, and then ``renew`` is called.
+        store: persistence; saved to before any caller sees a new token.
+        policy: leeway, timeouts (see :class:`RenewalPolicy`).
+        clock: time source (tests pass a :class:`~oauthflow.clock.ManualClock`).
+        on_renewed: called with each new token after it was saved (synchronous; must not
+            block; errors it raises are logged and ignored).
+        on_renewal_failed: called with the exception of each failed renewal.
+        owns: things closed by :meth:`aclose` (the constructors pass their transport).
+
+    Use it as ``async with TokenManager(...) as tokens:`` or call :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        renew: Renewer,
+        *,
+        token: Token | None = None,
+        store: TokenStore | None = None,
+        policy: RenewalPolicy | None = None,
+        clock: Clock | None = None,
+        on_renewed: Callable[[Token], object] | None = None,
+        on_renewal_failed: Callable[[BaseException], object] | None = None,
+        owns: Sequence[Transport] = (),
+    ) -> None:
+        self._renew = renew
+        self._store = store
+        self._policy = policy or RenewalPolicy()
+        self._clock = clock or SystemClock()
+        self._on_renewed = on_renewed
+        self._on_renewal_failed = on_renewal_failed
+        self._owned = tuple(owns)
+        self._token: Token | None = None
+        self._renew_at = _NEVER  # monotonic: from here on, renew (in the background)
+        self._usable_until = _NEVER  # monotonic: from here on, callers must wait
+        self._background_not_before = _NEVER
+        self._inflight: asyncio.Task[Token] | None = None
+        self._store_read = store is None or token is not None
+        self._closed = False
+        if token is not None:
+            self._publish(token)
+
+    # -- constructors -------------------------------------------------------------------
+
+    @classmethod
+    def for_client_credentials(
+        cls,
+        *,
+        client: ClientConfig,
+        token_endpoint: str | None = None,
+        server: ServerMetadata | None = None,
+        scope: Sequence[str] | None = None,
+        resource: Sequence[str] = (),
+        extra_params: Params = (),
+        transport: Transport | None = None,
+        session: aiohttp.ClientSession | None = None,
+        allow_insecure_http: bool = False,
+        store: TokenStore | None = None,
+        policy: RenewalPolicy | None = None,
+        clock: Clock | None = None,
+        on_renewed: Callable[[Token], object] | None = None,
+        on_renewal_failed: Callable[[BaseException], object] | None = None,
+    ) -> TokenManager:
+        """A manager for the client credentials grant (RFC 6749 §4.4).
+
+        ``scope``, ``resource`` (RFC 8707) and ``extra_params`` (e.g. ``audience``) are
+        sent on every renewal, not only the first. Give ``token_endpoint`` or ``server``.
+        Without ``transport``, one is created (on ``session`` if given) and closed by
+        :meth:`aclose`.
+        """
+        endpoint = _token_endpoint(token_endpoint, server)
+        owned, sender = _transport(transport, session, allow_insecure_http)
+        time_source = clock or SystemClock()
+
+        async def renew(_current: Token | None) -> Token:
+            return await fetch_client_credentials_token(
+                sender, endpoint, client, scope=scope, resource=resource,
+                extra_params=extra_params, clock=time_source,
+            )
+
+        return cls(renew, store=store, policy=policy, clock=time_source, on_renewed=on_renewed,
+                   on_renewal_failed=on_renewal_failed, owns=owned)
+
+    @classmethod
+    def for_refresh_token(
+        cls,
+        *,
+        client: ClientConfig,
+        refresh_token: str | None = None,
+        token: Token | None = None,
+        token_endpoint: str | None = None,
+        server: ServerMetadata | None = None,
+        scope: Sequence[str] | None = None,
+        resource: Sequence[str] = (),
+        extra_params: Params = (),
+        transport: Transport | None = None,
+        session: aiohttp.ClientSession | None = None,
+        allow_insecure_http: bool = False,
+        store: TokenStore | None = None,
+        policy: RenewalPolicy | None = None,
+        clock: Clock | None = None,
+        on_renewed: Callable[[Token], object] | None = None,
+        on_renewal_failed: Callable[[BaseException], object] | None = None,
+    ) -> TokenManager:
+        """A manager that keeps a session alive with its refresh token (RFC 6749 §6).
+
+        Start it from a ``token`` (e.g. the result of a login), from a bare
+        ``refresh_token``, or from what ``store`` holds. A rotated refresh token is saved
+        before use; a response without one keeps the old one.
+
+        Raises (from :meth:`get`): :class:`ReauthenticationRequiredError` when the server
+        refuses the refresh token; the user must log in again.
+        """
+        if token is not None and refresh_token is not None:
+            raise ConfigurationError("give either token or refresh_token, not both")
+        if token is None and refresh_token is None and store is None:
+            raise ConfigurationError("for_refresh_token needs a token, a refresh_token or a store")
+        endpoint = _token_endpoint(token_endpoint, server)
+        owned, sender = _transport(transport, session, allow_insecure_http)
+        time_source = clock or SystemClock()
+        initial_refresh_token = refresh_token
+
+        async def renew(current: Token | None) -> Token:
+            secret = current.refresh_token if current is not None else initial_refresh_token
+            if not secret:
+                raise TokenUnavailableError("no refresh token to renew with: log in again")
+            return await refresh_access_token(
+                sender, endpoint, client, secret, scope=scope, resource=resource,
+                extra_params=extra_params, clock=time_source,
+            )
+
+        return cls(renew, token=token, store=store, policy=policy, clock=time_source,
+                   on_renewed=on_renewed, on_renewal_failed=on_renewal_failed, owns=owned)
+
+    # -- the API --------------------------------------------------------------------------
+
+    async def get(self) -> Token:
+        """Return a valid token, renewing it first if needed.
+
+        A fresh token is returned without suspending. Inside the leeway window the
+        current token is returned and one renewal starts in the background. Otherwise
+        the caller waits for the one shared renewal.
+
+        Raises:
+            OAuthError, ReauthenticationRequiredError, InvalidResponseError,
+            TransportError: the renewal failed (every waiter gets the same error).
+            TokenUnavailableError: the manager is closed, or the renewal timed out.
+
+        Cancellation: cancelling the caller (or its timeout expiring) stops the caller's
+        wait only. The renewal goes on for the other callers and its result is kept, so a
+        rotated refresh token is never lost.
+        """
+        token = self._token
+        if token is not None:
+            now = self._clock.monotonic()
+            if now < self._renew_at:
+                return token
+            if now < self._usable_until:
+                self._renew_in_background(now)
+                return token
+        return await asyncio.shield(self._renewal())
+
+    def invalidate(self, seen: Token) -> bool:
+        """Mark ``seen`` as refused (e.g. an API answered 401 for it).
+
+        Only if ``seen`` is still the current token is it dropped, so the next
+        :meth:`get` renews; a token already replaced is ignored. Returns whether it was
+        the current token. Never suspends.
+        """
+        current = self._token
+        if current is None or (current is not seen and current.access_token != seen.access_token):
+            return False
+        self._renew_at = self._usable_until = _NEVER
+        return True
+
+    @property
+    def current(self) -> Token | None:
+        """The token held now, valid or not (no I/O, no renewal)."""
+        return self._token
+
+    async def aclose(self) -> None:
+        """Stop handing out tokens; wait for a renewal in flight; close owned transports.
+
+        A renewal in flight is awaited (bounded by its timeout), not cancelled, so a
+        rotated refresh token it receives is still saved.
+
+        Cancellation: if the caller is cancelled while waiting, the renewal still
+        completes in the background, but owned transports are not closed.
+        """
+        self._closed = True
+        self._renew_at = self._usable_until = _NEVER
+        task = self._inflight
+        if task is not None:
+            await asyncio.wait([task])
+        for owned in self._owned:
+            await owned.aclose()
+
+    async def __aenter__(self) -> TokenManager:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("renewing" if self._inflight else "idle")
+        return f"<TokenManager {state} token={self._token!r}>"
+
+    # -- the renewal ----------------------------------------------------------------------
+
+    def _renewal(self) -> asyncio.Task[Token]:
+        """The renewal in flight, started if there is none."""
+        if self._closed:
+            raise TokenUnavailableError("this TokenManager is closed")
+        task = self._inflight
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._run_renewal())
+            task.add_done_callback(_retrieve_exception)
+            self._inflight = task
+        return task
+
+    def _renew_in_background(self, now: float) -> None:
+        if self._inflight is None and now >= self._background_not_before and not self._closed:
+            self._renewal()
+
+    async def _run_renewal(self) -> Token:
+        try:
+            return await asyncio.wait_for(self._load_or_renew(), self._policy.renewal_timeout)
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            error = TokenUnavailableError(
+                f"token renewal did not finish within {self._policy.renewal_timeout}s"
+            )
+            self._report_failure(error)
+            raise error from exc
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._report_failure(exc)
+            raise
+        finally:
+            self._inflight = None
+
+    async def _load_or_renew(self) -> Token:
+        if not self._store_read:
+            assert self._store is not None
+            stored = await self._store.load()
+            self._store_read = True
+            if stored is not None:
+                self._publish(stored)
+                if self._clock.monotonic() < self._usable_until:
+                    logger.debug("using the stored token")
+                    return stored
+        logger.debug("renewing the token")
+        token = await self._renew(self._token)
+        if self._store is not None:
+            await self._store.save(token)
+        self._publish(token)
+        self._notify(self._on_renewed, token)
+        logger.debug("token renewed; expires_at=%s", token.expires_at)
+        return token
+
+    def _publish(self, token: Token) -> None:
+        """Make ``token`` current and schedule its renewal on the monotonic clock."""
+        now_wall = self._clock.time()
+        now = self._clock.monotonic()
+        expires_at = token.expires_at
+        if expires_at is None:
+            expires_at = (token.issued_at or now_wall) + self._policy.default_lifetime
+        remaining = expires_at - now_wall
+        lifetime = expires_at - token.issued_at if token.issued_at else remaining
+        lifetime = max(lifetime, 0.0)
+        margin = min(self._policy.expiry_margin, lifetime / 10)
+        leeway = max(min(self._policy.leeway, lifetime / 2), margin)
+        self._token = token
+        self._background_not_before = _NEVER
+        if self._closed:  # a renewal that finished during aclose(): kept, not handed out
+            return
+        self._usable_until = now + remaining - margin
+        self._renew_at = now + remaining - leeway
+
+    def _report_failure(self, exc: BaseException) -> None:
+        self._background_not_before = self._clock.monotonic() + self._policy.failure_cooldown
+        logger.warning("token renewal failed: %s: %s", type(exc).__name__, exc)
+        self._notify(self._on_renewal_failed, exc)
+
+    @staticmethod
+    def _notify(hook: Callable[[_T], object] | None, value: _T) -> None:
+        if hook is None:
+            return
+        try:
+            hook(value)
+        except Exception:
+            logger.exception("a TokenManager hook raised; ignored")
+
+
+def _retrieve_exception(task: asyncio.Task[Token]) -> None:
+    """Mark a renewal's exception as seen: a background renewal may have no waiter."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _token_endpoint(token_endpoint: str | None, server: ServerMetadata | None) -> str:
+    if server is not None and token_endpoint is None:
+        return server.token_endpoint
+    if token_endpoint is not None and server is None:
+        return token_endpoint
+    raise ConfigurationError("give exactly one of token_endpoint and server")
+
+
+def _transport(
+    transport: Transport | None, session: aiohttp.ClientSession | None, allow_insecure_http: bool
+) -> tuple[tuple[Transport, ...], Transport]:
+    if transport is not None:
+        if session is not None or allow_insecure_http:
+            raise ConfigurationError("configure session/allow_insecure_http on the transport")
+        return (), transport
+    created = Transport(session=session, allow_insecure_http=allow_insecure_http)
+    return (created,), created
