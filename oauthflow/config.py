@@ -62,9 +62,9 @@ class ClientConfig:
             raise ConfigurationError(f"{method} needs a client_secret")
         if method == "private_key_jwt" and self.private_key is None:
             raise ConfigurationError("private_key_jwt needs a private_key (a joserfc key)")
-        if method == "private_key_jwt" and self.private_key is not None:
-            if not self.private_key.is_private:
-                raise ConfigurationError("private_key_jwt needs a private key, not a public one")
+        if (method == "private_key_jwt" and self.private_key is not None
+                and not self.private_key.is_private):
+            raise ConfigurationError("private_key_jwt needs a private key, not a public one")
 
     def _default_method(self) -> ClientAuthMethod:
         if self.private_key is not None:

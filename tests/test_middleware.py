@@ -101,7 +101,8 @@ async def test_the_token_never_follows_a_cross_origin_redirect(
         middlewares=(BearerAuthMiddleware(tokens, origins=[fake.base_url]),), headers=MARK
     ) as session:
         async with session.get(fake.base_url + "/redirect") as response:
-            assert response.status == 200 and await response.text() == "other"
+            assert response.status == 200
+            assert await response.text() == "other"
         assert seen_by_other == [None]
         async with session.get(str(other.make_url("/landing"))) as response:
             assert response.status == 200
@@ -113,9 +114,8 @@ async def test_unconfigured_origins_pass_through_untouched(fake: FakeServer) -> 
     async with manager(fake) as tokens, aiohttp.ClientSession(
         middlewares=(BearerAuthMiddleware(tokens, origins=["https://api.example.com"]),),
         headers=MARK,
-    ) as session:
-        async with session.get(fake.api, headers={"Authorization": "Basic keep-me"}) as response:
-            assert response.status == 401
+    ) as session, session.get(fake.api, headers={"Authorization": "Basic keep-me"}) as response:
+        assert response.status == 401
     assert fake.token_calls == 0
     assert fake.api_requests[0].headers["Authorization"] == "Basic keep-me"
 
@@ -171,7 +171,8 @@ async def test_composes_with_other_middlewares_and_is_hashable(fake: FakeServer)
 
     async with manager(fake) as tokens:
         bearer = BearerAuthMiddleware(tokens, origins=[fake.base_url])
-        assert hash(bearer) == hash(bearer) and {bearer: 1}[bearer] == 1
+        assert hash(bearer) == hash(bearer)
+        assert {bearer: 1}[bearer] == 1
         async with aiohttp.ClientSession(
             middlewares=(tracer("outer"), bearer, tracer("inner")), headers=MARK
         ) as session, session.get(fake.api) as response:

@@ -94,7 +94,8 @@ async def test_cancelled_initiator_and_waiters_do_not_lose_a_rotated_refresh_tok
             await initiator
         assert [token.access_token for token in survivors] == ["at-1"] * 10
         assert fake.token_calls == 1
-        assert tokens.current is not None and tokens.current.refresh_token == "rt-1"
+        assert tokens.current is not None
+        assert tokens.current.refresh_token == "rt-1"
 
         clock.advance(3601)
         renewed = await tokens.get()
@@ -147,7 +148,8 @@ async def test_failed_renewal_reaches_every_waiter_and_the_next_call_tries_again
         outcomes = await asyncio.gather(*callers, return_exceptions=True)
         assert all(isinstance(outcome, ReauthenticationRequiredError) for outcome in outcomes)
         assert len({id(outcome) for outcome in outcomes}) == 1
-        assert isinstance(outcomes[0], OAuthError) and outcomes[0].error == "invalid_grant"
+        assert isinstance(outcomes[0], OAuthError)
+        assert outcomes[0].error == "invalid_grant"
         assert fake.token_calls == 3  # an OAuth 4xx is never retried
 
         token = await tokens.get()  # the next call tries again, and the server is back
@@ -169,8 +171,11 @@ async def test_leeway_renews_in_the_background_while_callers_keep_the_valid_toke
     fake: FakeServer,
 ) -> None:
     clock = ManualClock()
-    async with cc_manager(fake, clock, policy=RenewalPolicy(leeway=60)) as tokens:
+    renewed = asyncio.Event()
+    async with cc_manager(fake, clock, policy=RenewalPolicy(leeway=60),
+                          on_renewed=lambda _: renewed.set()) as tokens:
         first = await tokens.get()
+        renewed.clear()
         clock.advance(3600 - 30)  # 30 s left: inside the leeway, far from the margin
         fake.gate = asyncio.Event()
         fake.token_request_arrived.clear()
@@ -178,8 +183,7 @@ async def test_leeway_renews_in_the_background_while_callers_keep_the_valid_toke
         assert all(token is first for token in served)
         await wait_for_token_request(fake)
         fake.gate.set()
-        while tokens.current is first:
-            await asyncio.sleep(0)
+        await asyncio.wait_for(renewed.wait(), 5)
         assert (await tokens.get()).access_token == "at-2"
     assert fake.token_calls == 2
 
@@ -288,7 +292,8 @@ async def test_renewal_timeout_gives_a_typed_error_and_failure_hook(fake: FakeSe
     ) as tokens:
         with pytest.raises(TokenUnavailableError, match=r"within 0\.2s"):
             await tokens.get()
-    assert len(failures) == 1 and isinstance(failures[0], TokenUnavailableError)
+    assert len(failures) == 1
+    assert isinstance(failures[0], TokenUnavailableError)
 
 
 async def test_closed_manager_refuses_and_aclose_waits_for_the_renewal(fake: FakeServer) -> None:
@@ -309,7 +314,8 @@ async def test_closed_manager_refuses_and_aclose_waits_for_the_renewal(fake: Fak
     await closing
     assert (await caller).refresh_token == "rt-1"
     saved = await store.load()
-    assert saved is not None and saved.refresh_token == "rt-1"  # the rotated RT was kept
+    assert saved is not None
+    assert saved.refresh_token == "rt-1"
     with pytest.raises(TokenUnavailableError, match="closed"):
         await tokens.get()
 
