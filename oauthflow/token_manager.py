@@ -40,7 +40,7 @@ from oauthflow.stores import TokenStore
 from oauthflow.token import Token
 from oauthflow.transport import Transport
 
-__all__ = ["RenewalPolicy", "Renewer", "TokenManager"]
+__all__ = ["RenewalPolicy", "RenewalStats", "Renewer", "TokenManager"]
 
 logger = logging.getLogger("oauthflow.token_manager")
 
@@ -85,6 +85,27 @@ class RenewalPolicy:
                 raise ConfigurationError(f"RenewalPolicy.{name} must be a finite number >= 0")
         if self.renewal_timeout <= 0 or self.default_lifetime <= 0:
             raise ConfigurationError("renewal_timeout and default_lifetime must be > 0")
+
+
+@dataclass(slots=True)
+class RenewalStats:
+    """Counters of what a TokenManager did (read :attr:`TokenManager.stats`).
+
+    Attributes:
+        renewals: token requests that succeeded (the store's token, when used, is not one).
+        failures: renewals that failed.
+        background_renewals: renewals started while callers kept the current token.
+        waits: calls of :meth:`TokenManager.get` that had to wait for a renewal (a renewal
+            shared by N waiting callers counts N here and 1 in ``renewals``).
+        invalidations: calls of :meth:`TokenManager.invalidate` that dropped the current
+            token (later calls for the same token count nothing).
+    """
+
+    renewals: int = 0
+    failures: int = 0
+    background_renewals: int = 0
+    waits: int = 0
+    invalidations: int = 0
 
 
 class TokenManager:
@@ -134,6 +155,7 @@ class TokenManager:
         self._inflight: asyncio.Task[Token] | None = None
         self._store_read = store is None or token is not None
         self._closed = False
+        self.stats = RenewalStats()
         if token is not None:
             self._publish(token)
 
@@ -255,6 +277,7 @@ class TokenManager:
             if now < self._usable_until:
                 self._renew_in_background(now)
                 return token
+        self.stats.waits += 1
         return await asyncio.shield(self._renewal())
 
     def invalidate(self, seen: Token) -> bool:
@@ -267,7 +290,9 @@ class TokenManager:
         current = self._token
         if current is None or (current is not seen and current.access_token != seen.access_token):
             return False
-        self._renew_at = self._usable_until = _NEVER
+        if self._usable_until != _NEVER:
+            self._renew_at = self._usable_until = _NEVER
+            self.stats.invalidations += 1
         return True
 
     @property
@@ -322,6 +347,7 @@ class TokenManager:
 
     def _renew_in_background(self, now: float) -> None:
         if self._inflight is None and now >= self._background_not_before and not self._closed:
+            self.stats.background_renewals += 1
             self._renewal()
 
     async def _run_renewal(self) -> Token:
@@ -356,6 +382,7 @@ class TokenManager:
         if self._store is not None:
             await self._store.save(token)
         self._publish(token)
+        self.stats.renewals += 1
         self._notify(self._on_renewed, token)
         logger.debug("token renewed; expires_at=%s", token.expires_at)
         return token
@@ -380,6 +407,7 @@ class TokenManager:
         self._renew_at = now + remaining - leeway
 
     def _report_failure(self, exc: BaseException) -> None:
+        self.stats.failures += 1
         self._background_not_before = self._clock.monotonic() + self._policy.failure_cooldown
         logger.warning("token renewal failed: %s: %s", type(exc).__name__, exc)
         self._notify(self._on_renewal_failed, exc)

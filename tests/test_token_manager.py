@@ -65,6 +65,7 @@ async def test_ten_thousand_callers_on_an_expired_token_share_one_request(
         fake.gate.set()
         results = await asyncio.gather(*callers)
     assert fake.token_calls == 2
+    assert (tokens.stats.renewals, tokens.stats.waits) == (2, 10_001)
     assert {token.access_token for token in results} == {"at-2"}
     assert len({id(token) for token in results}) == 1
     assert first.access_token == "at-1"
@@ -197,6 +198,7 @@ async def test_invalidate_renews_only_for_the_current_token(fake: FakeServer) ->
         second = await tokens.get()
         assert tokens.invalidate(first) is False  # an old token's 401 changes nothing
         assert await tokens.get() is second
+        assert (tokens.stats.invalidations, tokens.stats.renewals) == (1, 2)
     assert fake.token_calls == 2
 
 

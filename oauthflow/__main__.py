@@ -1,0 +1,5 @@
+"""``python -m oauthflow``: the command line."""
+
+from oauthflow.cli import main
+
+raise SystemExit(main())
