@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from oauthflow.cli.commands import cli
     except ModuleNotFoundError as exc:  # an extra is missing
-        print(  # noqa: T201 - the CLI talks to a person
+        print(
             f"oauthflow: the command line needs the 'cli' extra ({exc.name} is missing):\n"
             "    pip install 'oauthflow[cli]'",
             file=sys.stderr,
@@ -22,4 +22,3 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=argv, prog_name="oauthflow")
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 1
-    return 0

@@ -18,8 +18,8 @@ import aiohttp
 
 from oauthflow.config import ClientConfig
 from oauthflow.middleware import BearerAuthMiddleware
-from oauthflow.token_manager import RenewalStats, TokenManager
 from oauthflow.testing import AuthorizationServer
+from oauthflow.token_manager import RenewalStats, TokenManager
 
 __all__ = ["DemoOptions", "DemoReport", "run_demo"]
 
