@@ -1,0 +1,1 @@
+"""Pure tests of oauthflow.protocol: no event loop, no network."""
