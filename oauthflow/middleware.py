@@ -35,6 +35,8 @@ __all__ = ["BearerAuthMiddleware", "TokenSource", "default_should_retry"]
 
 logger = logging.getLogger("oauthflow.middleware")
 
+_MAX_CACHED_ORIGINS = 1024
+
 
 class TokenSource(Protocol):
     """What the middleware needs from a :class:`~oauthflow.TokenManager`."""
@@ -75,7 +77,7 @@ class BearerAuthMiddleware:
     it was waiting for continues for the other requests.
     """
 
-    __slots__ = ("_origins", "_should_retry", "_tokens")
+    __slots__ = ("_covered", "_header", "_origins", "_should_retry", "_tokens")
 
     def __init__(
         self,
@@ -90,6 +92,10 @@ class BearerAuthMiddleware:
         self._tokens = tokens
         self._origins = allowed
         self._should_retry = should_retry
+        # Per-request work is kept to dict look-ups: whether a (scheme, host, port) is
+        # covered, and the header of the last token (rebuilt only when the token changes).
+        self._covered: dict[tuple[str, str | None, int | None], bool] = {}
+        self._header: tuple[Token, str] | None = None
 
     def __repr__(self) -> str:
         return f"BearerAuthMiddleware(origins={sorted(self._origins)!r})"
@@ -116,14 +122,27 @@ class BearerAuthMiddleware:
         return await handler(request)
 
     def _covers_request(self, request: ClientRequest) -> bool:
-        try:
-            return origin_of(str(request.url)) in self._origins
-        except ConfigurationError:
-            return False
+        url = request.url
+        key = (url.scheme, url.raw_host, url.port)
+        covered = self._covered.get(key)
+        if covered is None:
+            try:
+                covered = origin_of(str(url)) in self._origins
+            except ConfigurationError:
+                covered = False
+            if len(self._covered) < _MAX_CACHED_ORIGINS:
+                self._covered[key] = covered
+        return covered
 
     async def _authorize(self, request: ClientRequest) -> Token:
         token = await self._tokens.get()
-        request.headers[hdrs.AUTHORIZATION] = bearer_authorization(token.access_token)
+        cached = self._header
+        if cached is None or cached[0] is not token:
+            # strict=False: some providers issue tokens with characters outside RFC 6750's
+            # b64token (e.g. "!"); spaces, controls and non-ASCII are still refused.
+            cached = (token, bearer_authorization(token.access_token, strict=False))
+            self._header = cached
+        request.headers[hdrs.AUTHORIZATION] = cached[1]
         return token
 
 
