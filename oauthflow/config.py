@@ -40,7 +40,8 @@ class ClientConfig:
             ``none`` (a public client).
         private_key: a joserfc key for ``private_key_jwt``; its ``kid`` goes in the header.
         signing_alg: the JWS algorithm of client assertions (default RS256 for RSA keys,
-            ES256 for P-256 keys, EdDSA for OKP keys, HS256 for ``client_secret_jwt``).
+            ES256 for P-256 keys, Ed25519 for OKP keys (RFC 9864; ``"EdDSA"`` may be
+            set for servers that only know the old name), HS256 for ``client_secret_jwt``).
         redirect_uri: for the authorization code flow.
     """
 

@@ -2,3 +2,5 @@
 
 No aiohttp, no asyncio, no clock reads: time is a parameter.
 """
+
+__all__: list[str] = []

@@ -320,7 +320,11 @@ def _expires_at(
     """
     value = document.get("expires_in")
     if value is None:
-        return unverified_jwt_exp(access_token)
+        exp = unverified_jwt_exp(access_token)
+        # An ``exp`` at or before receipt says more about clock skew than about the token
+        # (the server just issued it): treat the expiry as unknown, so the manager applies
+        # its default lifetime and a 401 still renews, instead of renewing on every call.
+        return exp if exp is not None and exp > received_at else None
     seconds = _seconds(value, status)
     return received_at + seconds
 

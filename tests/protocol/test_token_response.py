@@ -415,3 +415,14 @@ def test_nearly_valid_responses(expires_in: Any, extra: dict[str, Any]) -> None:
     document = {**extra, "access_token": "at", "token_type": "Bearer", "expires_in": expires_in}
     document.pop("error", None)
     _check_outcome(HttpResponse(status=200, body=json.dumps(document).encode()))
+
+
+def test_jwt_exp_at_or_before_receipt_counts_as_unknown() -> None:
+    """A just-issued token whose ``exp`` has passed means skewed clocks: expiry unknown."""
+    for exp in (AT - 30, AT):
+        token_value = _jwt({"sub": "svc", "exp": exp})
+        response = _response({"access_token": token_value, "token_type": "Bearer"})
+        assert parse_token_response(response, received_at=AT).expires_at is None
+    later = _jwt({"sub": "svc", "exp": AT + 1})
+    response = _response({"access_token": later, "token_type": "Bearer"})
+    assert parse_token_response(response, received_at=AT).expires_at == AT + 1
