@@ -11,6 +11,7 @@ Everything listed in ``__all__`` is public API; the modules behind it are not.
 from oauthflow.clock import Clock, ManualClock, SystemClock
 from oauthflow.config import ClientAuthMethod, ClientConfig, ServerMetadata
 from oauthflow.errors import (
+    AuthorizationResponseError,
     ConfigurationError,
     InvalidResponseError,
     OAuthError,
@@ -31,6 +32,7 @@ from oauthflow.transport import RetryPolicy, Transport
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuthorizationResponseError",
     "BearerAuthMiddleware",
     "ClientAuthMethod",
     "ClientConfig",

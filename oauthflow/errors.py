@@ -7,10 +7,13 @@ One small tree. Match on the class for the *kind* of failure and on ``.error`` /
     ├── ConfigurationError              you misused the API: fix your code (also a ValueError)
     ├── OAuthError                      the server said no with an RFC 6749 §5.2 error object:
     │   │                               .error, .error_description, .error_uri, .status
-    │   └── ReauthenticationRequiredError  the refresh token is no longer accepted
-    │                                      (``invalid_grant`` on refresh): log the user in again
+    │   ├── ReauthenticationRequiredError  the refresh token is no longer accepted
+    │   │                                  (``invalid_grant`` on refresh): log the user in again
+    │   └── AuthorizationResponseError  the redirect back from the authorization endpoint
+    │                                   carried an error (RFC 6749 §4.1.2.1), e.g. access_denied
     ├── InvalidResponseError            the server broke the spec (not JSON, wrong types, an
-    │                                   HTML 502, a redirect, an oversized body): .code, .status
+    │                                   HTML 502, a redirect, an oversized body) or a redirect
+    │                                   failed its checks (state / iss mismatch): .code, .status
     ├── TransportError                  the endpoint could not be reached or did not answer
     │                                   in time: .code ("timeout", "connection_failed",
     │                                   "tls_failed")
@@ -39,6 +42,7 @@ __all__ = [
     "SLOW_DOWN",
     "UNAUTHORIZED_CLIENT",
     "UNSUPPORTED_GRANT_TYPE",
+    "AuthorizationResponseError",
     "ConfigurationError",
     "InvalidResponseError",
     "OAuthError",
@@ -125,6 +129,15 @@ class ReauthenticationRequiredError(OAuthError):
     """
 
 
+class AuthorizationResponseError(OAuthError):
+    """The authorization endpoint redirected back with an error (RFC 6749 §4.1.2.1).
+
+    For example ``access_denied`` (the user said no) or ``login_required``. Raised only
+    after the redirect's ``state`` (and ``iss``, RFC 9207) were checked, so an attacker
+    cannot inject an error into someone else's login.
+    """
+
+
 class InvalidResponseError(OAuthFlowError):
     """The server's answer does not follow the spec, so no token could be read from it.
 
@@ -146,6 +159,12 @@ class InvalidResponseError(OAuthFlowError):
     REDIRECT_NOT_FOLLOWED: Final = "redirect_not_followed"
     BODY_TOO_LARGE: Final = "body_too_large"
     INVALID_CHALLENGE: Final = "invalid_challenge"
+    # Checks of the redirect back to the client (RFC 6749 §10.12, RFC 9207 §2.4)
+    STATE_MISSING: Final = "state_missing"
+    STATE_MISMATCH: Final = "state_mismatch"
+    ISS_MISSING: Final = "iss_missing"
+    ISS_MISMATCH: Final = "iss_mismatch"
+    CODE_MISSING: Final = "code_missing"
 
     def __init__(
         self,
