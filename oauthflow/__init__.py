@@ -17,6 +17,7 @@ from oauthflow.errors import (
     OAuthError,
     OAuthFlowError,
     ReauthenticationRequiredError,
+    StoreConflictError,
     TokenUnavailableError,
     TransportError,
 )
@@ -24,9 +25,9 @@ from oauthflow.flows.client_credentials import fetch_client_credentials_token
 from oauthflow.flows.grant import request_token
 from oauthflow.flows.refresh import refresh_access_token
 from oauthflow.middleware import BearerAuthMiddleware, TokenSource, default_should_retry
-from oauthflow.stores import MemoryTokenStore, TokenStore
+from oauthflow.stores import MemoryTokenStore, SharedTokenStore, TokenStore, VersionedToken
 from oauthflow.token import Token
-from oauthflow.token_manager import RenewalPolicy, Renewer, TokenManager
+from oauthflow.token_manager import RenewalPolicy, RenewalStats, Renewer, TokenManager
 from oauthflow.transport import RetryPolicy, Transport
 
 __version__ = "0.1.0"
@@ -45,9 +46,12 @@ __all__ = [
     "OAuthFlowError",
     "ReauthenticationRequiredError",
     "RenewalPolicy",
+    "RenewalStats",
     "Renewer",
     "RetryPolicy",
     "ServerMetadata",
+    "SharedTokenStore",
+    "StoreConflictError",
     "SystemClock",
     "Token",
     "TokenManager",
@@ -56,6 +60,7 @@ __all__ = [
     "TokenUnavailableError",
     "Transport",
     "TransportError",
+    "VersionedToken",
     "default_should_retry",
     "fetch_client_credentials_token",
     "refresh_access_token",

@@ -17,7 +17,8 @@ One small tree. Match on the class for the *kind* of failure and on ``.error`` /
     ├── TransportError                  the endpoint could not be reached or did not answer
     │                                   in time: .code ("timeout", "connection_failed",
     │                                   "tls_failed")
-    └── TokenUnavailableError           a TokenManager was closed, or has no way to get a token
+    ├── TokenUnavailableError           a TokenManager was closed, or has no way to get a token
+    └── StoreConflictError              a shared token store changed between read and write
 
 Security: no message, ``repr`` or attribute of these errors carries an access token,
 refresh token, client secret, authorization code or PKCE verifier. A snippet of a
@@ -48,6 +49,7 @@ __all__ = [
     "OAuthError",
     "OAuthFlowError",
     "ReauthenticationRequiredError",
+    "StoreConflictError",
     "TokenUnavailableError",
     "TransportError",
 ]
@@ -212,3 +214,11 @@ class TransportError(OAuthFlowError):
 
 class TokenUnavailableError(OAuthFlowError):
     """A TokenManager cannot produce a token (closed, or no renewal source configured)."""
+
+
+class StoreConflictError(OAuthFlowError):
+    """A shared token store was written by someone else between our read and our write.
+
+    Raised by :meth:`SharedTokenStore.save_if_unchanged`; a TokenManager handles it by
+    adopting the token that was saved, so callers rarely see it.
+    """

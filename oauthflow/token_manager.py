@@ -32,11 +32,11 @@ import aiohttp
 
 from oauthflow.clock import Clock, SystemClock
 from oauthflow.config import ClientConfig, ServerMetadata
-from oauthflow.errors import ConfigurationError, TokenUnavailableError
+from oauthflow.errors import ConfigurationError, StoreConflictError, TokenUnavailableError
 from oauthflow.flows.client_credentials import fetch_client_credentials_token
 from oauthflow.flows.refresh import refresh_access_token
 from oauthflow.protocol.token_endpoint import Params
-from oauthflow.stores import TokenStore
+from oauthflow.stores import SharedTokenStore, TokenStore
 from oauthflow.token import Token
 from oauthflow.transport import Transport
 
@@ -152,6 +152,7 @@ class TokenManager:
         self._renew_at = _NEVER  # monotonic: from here on, renew (in the background)
         self._usable_until = _NEVER  # monotonic: from here on, callers must wait
         self._background_not_before = _NEVER
+        self._rejected: str | None = None  # access token refused by an API (invalidate)
         self._inflight: asyncio.Task[Token] | None = None
         self._store_read = store is None or token is not None
         self._closed = False
@@ -292,6 +293,7 @@ class TokenManager:
             return False
         if self._usable_until != _NEVER:
             self._renew_at = self._usable_until = _NEVER
+            self._rejected = current.access_token
             self.stats.invalidations += 1
         return True
 
@@ -368,27 +370,75 @@ class TokenManager:
             self._inflight = None
 
     async def _load_or_renew(self) -> Token:
+        store = self._store
+        if isinstance(store, SharedTokenStore):
+            return await self._renew_shared(store)
         if not self._store_read:
-            assert self._store is not None
-            stored = await self._store.load()
+            assert store is not None
+            stored = await store.load()
             self._store_read = True
             if stored is not None:
                 self._publish(stored)
                 if self._clock.monotonic() < self._usable_until:
                     logger.debug("using the stored token")
                     return stored
+        token = await self._renew_now(self._token)
+        if store is not None:
+            await store.save(token)
+        return self._accept(token)
+
+    async def _renew_shared(self, store: SharedTokenStore) -> Token:
+        """Renew under the fleet-wide lock: adopt what another manager saved, or renew once.
+
+        The refresh token used is the stored one (another process may have rotated it);
+        the save is a compare-and-swap, so a lock that expired under a slow holder cannot
+        make two managers overwrite each other silently.
+        """
+        async with store.renewal_lock():
+            stored = await store.load_versioned()
+            self._store_read = True
+            if stored is not None and self._adoptable(stored.token):
+                logger.debug("adopting the token another manager saved")
+                self._publish(stored.token)
+                return stored.token
+            base = stored.token if stored is not None else self._token
+            token = await self._renew_now(base)
+            try:
+                await store.save_if_unchanged(token, None if stored is None else stored.version)
+            except StoreConflictError:
+                winner = await store.load_versioned()
+                if winner is None or not self._adoptable(winner.token):
+                    raise
+                logger.debug("store conflict: adopting the token saved meanwhile")
+                self._publish(winner.token)
+                return winner.token
+        return self._accept(token)
+
+    async def _renew_now(self, current: Token | None) -> Token:
         logger.debug("renewing the token")
-        token = await self._renew(self._token)
-        if self._store is not None:
-            await self._store.save(token)
+        return await self._renew(current)
+
+    def _accept(self, token: Token) -> Token:
+        """Publish a token this manager obtained (already saved) and report it."""
         self._publish(token)
         self.stats.renewals += 1
         self._notify(self._on_renewed, token)
         logger.debug("token renewed; expires_at=%s", token.expires_at)
         return token
 
-    def _publish(self, token: Token) -> None:
-        """Make ``token`` current and schedule its renewal on the monotonic clock."""
+    def _adoptable(self, token: Token) -> bool:
+        """Whether a stored token can be handed out as is (fresh, and not refused by an API)."""
+        if token.access_token == self._rejected:
+            return False
+        renew_at, _ = self._deadlines(token)
+        return self._clock.monotonic() < renew_at
+
+    def _deadlines(self, token: Token) -> tuple[float, float]:
+        """When to renew ``token`` and until when it may be handed out (monotonic clock).
+
+        The leeway is capped at half the token's lifetime and the margin at a tenth, so a
+        3-second token is renewed after 1.5 s and handed out until 2.7 s.
+        """
         now_wall = self._clock.time()
         now = self._clock.monotonic()
         expires_at = token.expires_at
@@ -399,12 +449,17 @@ class TokenManager:
         lifetime = max(lifetime, 0.0)
         margin = min(self._policy.expiry_margin, lifetime / 10)
         leeway = max(min(self._policy.leeway, lifetime / 2), margin)
+        return now + remaining - leeway, now + remaining - margin
+
+    def _publish(self, token: Token) -> None:
+        """Make ``token`` current and schedule its renewal on the monotonic clock."""
         self._token = token
         self._background_not_before = _NEVER
+        if token.access_token != self._rejected:
+            self._rejected = None
         if self._closed:  # a renewal that finished during aclose(): kept, not handed out
             return
-        self._usable_until = now + remaining - margin
-        self._renew_at = now + remaining - leeway
+        self._renew_at, self._usable_until = self._deadlines(token)
 
     def _report_failure(self, exc: BaseException) -> None:
         self.stats.failures += 1

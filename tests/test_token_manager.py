@@ -260,8 +260,8 @@ async def test_store_is_saved_before_callers_see_the_token(fake: FakeServer) -> 
     box.append(tokens)
     async with tokens:
         token = await tokens.get()
-        # at save time the manager still held the old token: persist before publish
-        assert store.saved == [("at-1", "at-old")]
+        # at save time the manager had not published the new token: persist before publish
+        assert store.saved == [("at-1", None)]
         assert renewed == [token]
         assert (await store.load()) is token
 
@@ -342,3 +342,61 @@ async def test_policy_and_constructors_reject_nonsense() -> None:
         RenewalPolicy(renewal_timeout=0)
     with pytest.raises(ConfigurationError):
         TokenManager.for_refresh_token(token_endpoint="https://as.example/token", client=CLIENT)
+
+
+async def test_managers_sharing_a_store_renew_once_and_adopt_each_others_tokens(
+    fake: FakeServer,
+) -> None:
+    clock = ManualClock()
+    fake.grant_refresh_token("rt-0")
+    store = MemoryTokenStore(expired_token(clock, refresh_token="rt-0"))
+    fake.gate = asyncio.Event()
+    managers = [
+        TokenManager.for_refresh_token(token_endpoint=fake.token_endpoint, client=CLIENT,
+                                       clock=clock, store=store)
+        for _ in range(5)
+    ]
+    callers = [asyncio.ensure_future(m.get()) for m in managers for _ in range(10)]
+    await wait_for_token_request(fake)
+    fake.gate.set()
+    results = await asyncio.gather(*callers)
+    assert {token.access_token for token in results} == {"at-1"}
+    assert fake.token_calls == 1
+    assert [m.stats.renewals for m in managers].count(1) == 1  # the others adopted it
+
+    # an API refuses at-1: the first manager to hear it renews, the others adopt at-2
+    assert managers[0].invalidate(results[0])
+    assert (await managers[0].get()).access_token == "at-2"
+    for manager in managers[1:]:
+        manager.invalidate(results[0])
+        assert (await manager.get()).access_token == "at-2"
+    assert fake.token_calls == 2
+    assert [seen.form["refresh_token"] for seen in fake.token_requests] == ["rt-0", "rt-1"]
+    for manager in managers:
+        await manager.aclose()
+
+
+class ConflictingStore(MemoryTokenStore):
+    """Another process saves while our renewal is in flight (its lock TTL ran out)."""
+
+    def __init__(self, token: Token, intruder: Token) -> None:
+        super().__init__(token)
+        self.intruder = intruder
+
+    async def save_if_unchanged(self, token: Token, expected_version: str | None) -> str:
+        await self.save(self.intruder)
+        return await super().save_if_unchanged(token, expected_version)
+
+
+async def test_store_conflict_adopts_the_token_saved_meanwhile(fake: FakeServer) -> None:
+    clock = ManualClock()
+    fake.grant_refresh_token("rt-0")
+    intruder = Token(access_token="at-other", refresh_token="rt-other",
+                     expires_at=clock.time() + 3600, issued_at=clock.time())
+    store = ConflictingStore(expired_token(clock, refresh_token="rt-0"), intruder)
+    async with TokenManager.for_refresh_token(
+        token_endpoint=fake.token_endpoint, client=CLIENT, clock=clock, store=store,
+    ) as tokens:
+        assert await tokens.get() is intruder
+    assert (await store.load()) is intruder
+    assert fake.token_calls == 1
