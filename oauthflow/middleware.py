@@ -113,11 +113,11 @@ class BearerAuthMiddleware:
         response = await handler(request)
         if not self._should_retry(response):
             return response
+        self._tokens.invalidate(token)  # refused: the next request gets a renewed token
         if _body_consumed(request):
             logger.debug("401 not retried: the request body was streamed and cannot be resent")
             return response
         response.release()
-        self._tokens.invalidate(token)
         await self._authorize(request)
         return await handler(request)
 

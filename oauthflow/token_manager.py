@@ -188,8 +188,8 @@ class TokenManager:
         Without ``transport``, one is created (on ``session`` if given) and closed by
         :meth:`aclose`.
         """
-        endpoint = _token_endpoint(token_endpoint, server)
         owned, sender = _transport(transport, session, allow_insecure_http)
+        endpoint = _checked(_token_endpoint(token_endpoint, server), sender)
         time_source = clock or SystemClock()
 
         async def renew(_current: Token | None) -> Token:
@@ -235,8 +235,8 @@ class TokenManager:
             raise ConfigurationError("give either token or refresh_token, not both")
         if token is None and refresh_token is None and store is None:
             raise ConfigurationError("for_refresh_token needs a token, a refresh_token or a store")
-        endpoint = _token_endpoint(token_endpoint, server)
         owned, sender = _transport(transport, session, allow_insecure_http)
+        endpoint = _checked(_token_endpoint(token_endpoint, server), sender)
         time_source = clock or SystemClock()
         initial_refresh_token = refresh_token
 
@@ -284,9 +284,10 @@ class TokenManager:
     def invalidate(self, seen: Token) -> bool:
         """Mark ``seen`` as refused (e.g. an API answered 401 for it).
 
-        Only if ``seen`` is still the current token is it dropped, so the next
-        :meth:`get` renews; a token already replaced is ignored. Returns whether it was
-        the current token. Never suspends.
+        Only if ``seen`` is still the current token is it marked, so the next :meth:`get`
+        waits for a renewal (it stays in :attr:`current` until replaced, with its refresh
+        token); a token already replaced is ignored. Returns whether it was the current
+        token. Never suspends.
         """
         current = self._token
         if current is None or (current is not seen and current.access_token != seen.access_token):
@@ -500,3 +501,9 @@ def _transport(
         return (), transport
     created = Transport(session=session, allow_insecure_http=allow_insecure_http)
     return (created,), created
+
+
+def _checked(endpoint: str, transport: Transport) -> str:
+    """Refuse a non-https token endpoint when the manager is built, not at first use."""
+    transport.check_url(endpoint)
+    return endpoint

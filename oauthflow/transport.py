@@ -194,6 +194,10 @@ class Transport:
             await self._sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
+    def check_url(self, url: str) -> None:
+        """Raise :class:`ConfigurationError` now if ``url`` would be refused when sent."""
+        self._check_url(url)
+
     def _check_url(self, url: str) -> None:
         if url in self._checked_urls:
             return

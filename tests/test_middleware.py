@@ -78,9 +78,12 @@ async def test_streamed_body_is_not_resent_and_the_401_is_returned(fake: FakeSer
         async with session.post(fake.api + "stream", data=stream()) as response:
             assert response.status == 401
             assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
-    assert len(fake.api_requests) == 1
-    assert fake.api_requests[0].body == b"abcdef"
-    assert fake.token_calls == 1  # not renewed: the request could not be replayed
+        # the refused token was invalidated: the next request is sent with a renewed one
+        async with session.post(fake.api + "stream", data=stream()) as response:
+            assert response.status == 200
+    assert len(fake.api_requests) == 2
+    assert [r.body for r in fake.api_requests] == [b"abcdef", b"abcdef"]
+    assert fake.token_calls == 2
 
 
 async def test_the_token_never_follows_a_cross_origin_redirect(

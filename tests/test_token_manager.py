@@ -400,3 +400,14 @@ async def test_store_conflict_adopts_the_token_saved_meanwhile(fake: FakeServer)
         assert await tokens.get() is intruder
     assert (await store.load()) is intruder
     assert fake.token_calls == 1
+
+
+async def test_plain_http_token_endpoint_is_refused_when_the_manager_is_built() -> None:
+    from oauthflow import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="endpoint"):
+        TokenManager.for_client_credentials(token_endpoint="http://as.example/token",
+                                            client=CLIENT)
+    loopback = TokenManager.for_client_credentials(token_endpoint="http://127.0.0.1:1/token",
+                                                   client=CLIENT)
+    await loopback.aclose()

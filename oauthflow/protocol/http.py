@@ -67,7 +67,8 @@ class HttpResponse:
 
     Attributes:
         status: the HTTP status code.
-        headers: header names lower-cased (the first value of each name).
+        headers: header names lower-cased; a header sent several times is folded into one
+            comma-separated value (RFC 9110 §5.3), as the transport does.
         body: the raw body, already capped by the transport.
     """
 
