@@ -25,9 +25,15 @@ from oauthflow.flows.client_credentials import fetch_client_credentials_token
 from oauthflow.flows.grant import request_token
 from oauthflow.flows.refresh import refresh_access_token
 from oauthflow.middleware import BearerAuthMiddleware, TokenSource, default_should_retry
+from oauthflow.renewal import (
+    RenewalEvent,
+    RenewalPolicy,
+    RenewalStats,
+    TokenEventListener,
+)
 from oauthflow.stores import MemoryTokenStore, SharedTokenStore, TokenStore, VersionedToken
 from oauthflow.token import Token
-from oauthflow.token_manager import RenewalPolicy, RenewalStats, Renewer, TokenManager
+from oauthflow.token_manager import ManagerOptions, Renewer, TokenManager
 from oauthflow.transport import RetryPolicy, Transport
 
 __version__ = "0.1.0"
@@ -40,11 +46,13 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "InvalidResponseError",
+    "ManagerOptions",
     "ManualClock",
     "MemoryTokenStore",
     "OAuthError",
     "OAuthFlowError",
     "ReauthenticationRequiredError",
+    "RenewalEvent",
     "RenewalPolicy",
     "RenewalStats",
     "Renewer",
@@ -54,6 +62,7 @@ __all__ = [
     "StoreConflictError",
     "SystemClock",
     "Token",
+    "TokenEventListener",
     "TokenManager",
     "TokenSource",
     "TokenStore",

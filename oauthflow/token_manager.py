@@ -23,89 +23,54 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypedDict, TypeVar
 
 import aiohttp
 
 from oauthflow.clock import Clock, SystemClock
 from oauthflow.config import ClientConfig, ServerMetadata
-from oauthflow.errors import ConfigurationError, StoreConflictError, TokenUnavailableError
-from oauthflow.flows.client_credentials import fetch_client_credentials_token
-from oauthflow.flows.refresh import refresh_access_token
+from oauthflow.errors import (
+    ConfigurationError,
+    ReauthenticationRequiredError,
+    StoreConflictError,
+    TokenUnavailableError,
+)
+from oauthflow.flows.renewers import Renewer, client_credentials_renewer, refresh_token_renewer
 from oauthflow.protocol.token_endpoint import Params
+from oauthflow.renewal import (
+    RenewalEvent,
+    RenewalOutcome,
+    RenewalPolicy,
+    RenewalReason,
+    RenewalStats,
+    TokenEventListener,
+)
 from oauthflow.stores import SharedTokenStore, TokenStore
 from oauthflow.token import Token
 from oauthflow.transport import Transport
 
-__all__ = ["RenewalPolicy", "RenewalStats", "Renewer", "TokenManager"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["ManagerOptions", "Renewer", "TokenManager"]
 
 logger = logging.getLogger("oauthflow.token_manager")
-
-Renewer = Callable[[Token | None], Awaitable[Token]]
-"""Produces a new token; receives the current one (``None`` at first) for its refresh token."""
 
 _NEVER = -math.inf
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RenewalPolicy:
-    """When a TokenManager renews, and how long it waits for a renewal.
+class ManagerOptions(TypedDict, total=False):
+    """Keyword options every TokenManager constructor takes (see :class:`TokenManager`)."""
 
-    Attributes:
-        leeway: start renewing this many seconds before expiry. Until ``expiry_margin``
-            callers keep receiving the current token while one renewal runs in the
-            background (no caller waits). Capped at half the token's lifetime, so
-            short-lived tokens work.
-        expiry_margin: a token with less than this left is never handed out; callers wait
-            for the renewal instead. Capped at a tenth of the lifetime.
-        default_lifetime: assumed lifetime of a token whose response had no ``expires_in``
-            and whose access token is not a JWT with ``exp``. A 401 still renews it early.
-        renewal_timeout: a renewal that takes longer fails with
-            :class:`TokenUnavailableError` (a hung server must not hang every caller).
-        failure_cooldown: after a failed *background* renewal, callers keep the still-valid
-            token for this long before another background attempt. (A caller that needs a
-            new token always starts a new attempt.)
-    """
-
-    leeway: float = 30.0
-    expiry_margin: float = 5.0
-    default_lifetime: float = 600.0
-    renewal_timeout: float = 30.0
-    failure_cooldown: float = 2.0
-
-    def __post_init__(self) -> None:
-        for name in ("leeway", "expiry_margin", "default_lifetime", "renewal_timeout",
-                     "failure_cooldown"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ConfigurationError(f"RenewalPolicy.{name} must be a finite number >= 0")
-        if self.renewal_timeout <= 0 or self.default_lifetime <= 0:
-            raise ConfigurationError("renewal_timeout and default_lifetime must be > 0")
-
-
-@dataclass(slots=True)
-class RenewalStats:
-    """Counters of what a TokenManager did (read :attr:`TokenManager.stats`).
-
-    Attributes:
-        renewals: token requests that succeeded (the store's token, when used, is not one).
-        failures: renewals that failed.
-        background_renewals: renewals started while callers kept the current token.
-        waits: calls of :meth:`TokenManager.get` that had to wait for a renewal (a renewal
-            shared by N waiting callers counts N here and 1 in ``renewals``).
-        invalidations: calls of :meth:`TokenManager.invalidate` that dropped the current
-            token (later calls for the same token count nothing).
-    """
-
-    renewals: int = 0
-    failures: int = 0
-    background_renewals: int = 0
-    waits: int = 0
-    invalidations: int = 0
+    store: TokenStore | None
+    policy: RenewalPolicy | None
+    clock: Clock | None
+    on_renewed: Callable[[Token], object] | None
+    on_renewal_failed: Callable[[BaseException], object] | None
+    listeners: Sequence[TokenEventListener]
 
 
 class TokenManager:
@@ -124,6 +89,8 @@ class TokenManager:
         on_renewed: called with each new token after it was saved (synchronous; must not
             block; errors it raises are logged and ignored).
         on_renewal_failed: called with the exception of each failed renewal.
+        listeners: receive every event (renewals with reason and timing, invalidations,
+            re-authentication, store conflicts): see :class:`TokenEventListener`.
         owns: things closed by :meth:`aclose` (the constructors pass their transport).
 
     Use it as ``async with TokenManager(...) as tokens:`` or call :meth:`aclose`.
@@ -139,6 +106,7 @@ class TokenManager:
         clock: Clock | None = None,
         on_renewed: Callable[[Token], object] | None = None,
         on_renewal_failed: Callable[[BaseException], object] | None = None,
+        listeners: Sequence[TokenEventListener] = (),
         owns: Sequence[Transport] = (),
     ) -> None:
         self._renew = renew
@@ -147,6 +115,7 @@ class TokenManager:
         self._clock = clock or SystemClock()
         self._on_renewed = on_renewed
         self._on_renewal_failed = on_renewal_failed
+        self._listeners = tuple(listeners)
         self._owned = tuple(owns)
         self._token: Token | None = None
         self._renew_at = _NEVER  # monotonic: from here on, renew (in the background)
@@ -154,6 +123,8 @@ class TokenManager:
         self._background_not_before = _NEVER
         self._rejected: str | None = None  # access token refused by an API (invalidate)
         self._inflight: asyncio.Task[Token] | None = None
+        self._waiters = 0  # get() calls waiting on the renewal in flight
+        self._outcome: RenewalOutcome = "renewed"
         self._store_read = store is None or token is not None
         self._closed = False
         self.stats = RenewalStats()
@@ -175,31 +146,24 @@ class TokenManager:
         transport: Transport | None = None,
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
-        store: TokenStore | None = None,
-        policy: RenewalPolicy | None = None,
-        clock: Clock | None = None,
-        on_renewed: Callable[[Token], object] | None = None,
-        on_renewal_failed: Callable[[BaseException], object] | None = None,
+        **options: Unpack[ManagerOptions],
     ) -> TokenManager:
         """A manager for the client credentials grant (RFC 6749 §4.4).
 
         ``scope``, ``resource`` (RFC 8707) and ``extra_params`` (e.g. ``audience``) are
         sent on every renewal, not only the first. Give ``token_endpoint`` or ``server``.
         Without ``transport``, one is created (on ``session`` if given) and closed by
-        :meth:`aclose`.
+        :meth:`aclose`. ``options``: ``store``, ``policy``, ``clock``, ``on_renewed``,
+        ``on_renewal_failed``, ``listeners`` (as for :class:`TokenManager`).
         """
         owned, sender = _transport(transport, session, allow_insecure_http)
         endpoint = _checked(_token_endpoint(token_endpoint, server), sender)
-        time_source = clock or SystemClock()
-
-        async def renew(_current: Token | None) -> Token:
-            return await fetch_client_credentials_token(
-                sender, endpoint, client, scope=scope, resource=resource,
-                extra_params=extra_params, clock=time_source,
-            )
-
-        return cls(renew, store=store, policy=policy, clock=time_source, on_renewed=on_renewed,
-                   on_renewal_failed=on_renewal_failed, owns=owned)
+        time_source = options["clock"] = options.get("clock") or SystemClock()
+        renew = client_credentials_renewer(
+            sender, endpoint, client, scope=scope, resource=resource,
+            extra_params=extra_params, clock=time_source,
+        )
+        return cls(renew, owns=owned, **options)
 
     @classmethod
     def for_refresh_token(
@@ -216,11 +180,7 @@ class TokenManager:
         transport: Transport | None = None,
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
-        store: TokenStore | None = None,
-        policy: RenewalPolicy | None = None,
-        clock: Clock | None = None,
-        on_renewed: Callable[[Token], object] | None = None,
-        on_renewal_failed: Callable[[BaseException], object] | None = None,
+        **options: Unpack[ManagerOptions],
     ) -> TokenManager:
         """A manager that keeps a session alive with its refresh token (RFC 6749 §6).
 
@@ -233,24 +193,16 @@ class TokenManager:
         """
         if token is not None and refresh_token is not None:
             raise ConfigurationError("give either token or refresh_token, not both")
-        if token is None and refresh_token is None and store is None:
+        if token is None and refresh_token is None and options.get("store") is None:
             raise ConfigurationError("for_refresh_token needs a token, a refresh_token or a store")
         owned, sender = _transport(transport, session, allow_insecure_http)
         endpoint = _checked(_token_endpoint(token_endpoint, server), sender)
-        time_source = clock or SystemClock()
-        initial_refresh_token = refresh_token
-
-        async def renew(current: Token | None) -> Token:
-            secret = current.refresh_token if current is not None else initial_refresh_token
-            if not secret:
-                raise TokenUnavailableError("no refresh token to renew with: log in again")
-            return await refresh_access_token(
-                sender, endpoint, client, secret, scope=scope, resource=resource,
-                extra_params=extra_params, clock=time_source,
-            )
-
-        return cls(renew, token=token, store=store, policy=policy, clock=time_source,
-                   on_renewed=on_renewed, on_renewal_failed=on_renewal_failed, owns=owned)
+        time_source = options["clock"] = options.get("clock") or SystemClock()
+        renew = refresh_token_renewer(
+            sender, endpoint, client, initial_refresh_token=refresh_token, scope=scope,
+            resource=resource, extra_params=extra_params, clock=time_source,
+        )
+        return cls(renew, token=token, owns=owned, **options)
 
     # -- the API --------------------------------------------------------------------------
 
@@ -278,8 +230,10 @@ class TokenManager:
             if now < self._usable_until:
                 self._renew_in_background(now)
                 return token
+        task = self._renewal()
         self.stats.waits += 1
-        return await asyncio.shield(self._renewal())
+        self._waiters += 1
+        return await asyncio.shield(task)
 
     def invalidate(self, seen: Token) -> bool:
         """Mark ``seen`` as refused (e.g. an API answered 401 for it).
@@ -296,6 +250,7 @@ class TokenManager:
             self._renew_at = self._usable_until = _NEVER
             self._rejected = current.access_token
             self.stats.invalidations += 1
+            self._emit("on_invalidated", current)
         return True
 
     @property
@@ -343,7 +298,8 @@ class TokenManager:
             raise TokenUnavailableError("this TokenManager is closed")
         task = self._inflight
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._run_renewal())
+            self._waiters = 0
+            task = asyncio.get_running_loop().create_task(self._run_renewal(self._reason()))
             task.add_done_callback(_retrieve_exception)
             self._inflight = task
         return task
@@ -353,20 +309,34 @@ class TokenManager:
             self.stats.background_renewals += 1
             self._renewal()
 
-    async def _run_renewal(self) -> Token:
+    def _reason(self) -> RenewalReason:
+        if self._token is None:
+            return "initial"
+        if self._rejected is not None:
+            return "invalidated"
+        return "expiring" if self._clock.monotonic() < self._usable_until else "expired"
+
+    async def _run_renewal(self, reason: RenewalReason) -> Token:
+        started = self._clock.monotonic()
         try:
-            return await asyncio.wait_for(self._load_or_renew(), self._policy.renewal_timeout)
+            token = await asyncio.wait_for(self._load_or_renew(), self._policy.renewal_timeout)
         except (asyncio.TimeoutError, TimeoutError) as exc:
             error = TokenUnavailableError(
                 f"token renewal did not finish within {self._policy.renewal_timeout}s"
             )
-            self._report_failure(error)
+            self._report_failure(error, reason, started)
             raise error from exc
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._report_failure(exc)
+            self._report_failure(exc, reason, started)
             raise
+        else:
+            self._report(RenewalEvent(
+                reason=reason, outcome=self._outcome, waiters=self._waiters, token=token,
+                duration=self._clock.monotonic() - started,
+            ))
+            return token
         finally:
             self._inflight = None
 
@@ -382,6 +352,7 @@ class TokenManager:
                 self._publish(stored)
                 if self._clock.monotonic() < self._usable_until:
                     logger.debug("using the stored token")
+                    self._outcome = "adopted"
                     return stored
         token = await self._renew_now(self._token)
         if store is not None:
@@ -401,17 +372,20 @@ class TokenManager:
             if stored is not None and self._adoptable(stored.token):
                 logger.debug("adopting the token another manager saved")
                 self._publish(stored.token)
+                self._outcome = "adopted"
                 return stored.token
             base = stored.token if stored is not None else self._token
             token = await self._renew_now(base)
             try:
                 await store.save_if_unchanged(token, None if stored is None else stored.version)
             except StoreConflictError:
+                self._emit("on_store_conflict")
                 winner = await store.load_versioned()
                 if winner is None or not self._adoptable(winner.token):
                     raise
                 logger.debug("store conflict: adopting the token saved meanwhile")
                 self._publish(winner.token)
+                self._outcome = "adopted"
                 return winner.token
         return self._accept(token)
 
@@ -422,6 +396,7 @@ class TokenManager:
     def _accept(self, token: Token) -> Token:
         """Publish a token this manager obtained (already saved) and report it."""
         self._publish(token)
+        self._outcome = "renewed"
         self.stats.renewals += 1
         self._notify(self._on_renewed, token)
         logger.debug("token renewed; expires_at=%s", token.expires_at)
@@ -462,11 +437,27 @@ class TokenManager:
             return
         self._renew_at, self._usable_until = self._deadlines(token)
 
-    def _report_failure(self, exc: BaseException) -> None:
+    def _report_failure(self, exc: BaseException, reason: RenewalReason, started: float) -> None:
         self.stats.failures += 1
         self._background_not_before = self._clock.monotonic() + self._policy.failure_cooldown
         logger.warning("token renewal failed: %s: %s", type(exc).__name__, exc)
         self._notify(self._on_renewal_failed, exc)
+        self._report(RenewalEvent(
+            reason=reason, outcome="failed", waiters=self._waiters, error=exc,
+            duration=self._clock.monotonic() - started,
+        ))
+        if isinstance(exc, ReauthenticationRequiredError):
+            self._emit("on_reauthentication_required", exc)
+
+    def _report(self, event: RenewalEvent) -> None:
+        self._emit("on_renewal", event)
+
+    def _emit(self, hook: str, *args: object) -> None:
+        for listener in self._listeners:
+            try:
+                getattr(listener, hook)(*args)
+            except Exception:
+                logger.exception("a TokenEventListener raised in %s; ignored", hook)
 
     @staticmethod
     def _notify(hook: Callable[[_T], object] | None, value: _T) -> None:

@@ -18,9 +18,11 @@ from oauthflow import (
     MemoryTokenStore,
     OAuthError,
     ReauthenticationRequiredError,
+    RenewalEvent,
     RenewalPolicy,
     RetryPolicy,
     Token,
+    TokenEventListener,
     TokenManager,
     TokenUnavailableError,
     Transport,
@@ -411,3 +413,84 @@ async def test_plain_http_token_endpoint_is_refused_when_the_manager_is_built() 
     loopback = TokenManager.for_client_credentials(token_endpoint="http://127.0.0.1:1/token",
                                                    client=CLIENT)
     await loopback.aclose()
+
+
+class RecordingListener(TokenEventListener):
+    def __init__(self) -> None:
+        self.events: list[RenewalEvent] = []
+        self.invalidated: list[str] = []
+        self.reauth: list[str] = []
+        self.conflicts = 0
+        self.renewal_ended = asyncio.Event()
+
+    def on_renewal(self, event: RenewalEvent) -> None:
+        self.events.append(event)
+        self.renewal_ended.set()
+
+    def on_invalidated(self, token: Token) -> None:
+        self.invalidated.append(token.access_token)
+
+    def on_reauthentication_required(self, error: ReauthenticationRequiredError) -> None:
+        self.reauth.append(error.error)
+
+    def on_store_conflict(self) -> None:
+        self.conflicts += 1
+
+
+async def test_listeners_hear_every_renewal_with_reason_outcome_and_waiters(
+    fake: FakeServer,
+) -> None:
+    clock = ManualClock()
+    fake.grant_refresh_token("rt-0")
+    listener = RecordingListener()
+
+    class Broken(TokenEventListener):
+        def on_renewal(self, event: RenewalEvent) -> None:
+            raise RuntimeError("listener bug")
+
+    broken = Broken()
+    async with TokenManager.for_refresh_token(
+        token_endpoint=fake.token_endpoint, client=CLIENT, clock=clock, refresh_token="rt-0",
+        listeners=[broken, listener], policy=RenewalPolicy(leeway=60),
+    ) as tokens:
+        first = (await asyncio.gather(*(tokens.get() for _ in range(3))))[0]
+        clock.advance(3600 - 30)
+        listener.renewal_ended.clear()
+        assert await tokens.get() is first  # starts a background renewal
+        await asyncio.wait_for(listener.renewal_ended.wait(), 5)
+        second = await tokens.get()
+        assert tokens.invalidate(second)
+        third = await tokens.get()
+        clock.advance(7200)
+        fake.script(Scripted(status=400, json_body={"error": "invalid_grant"}))
+        with pytest.raises(ReauthenticationRequiredError):
+            await tokens.get()
+    summary = [(e.reason, e.outcome, e.waiters) for e in listener.events]
+    assert summary == [
+        ("initial", "renewed", 3),
+        ("expiring", "renewed", 0),
+        ("invalidated", "renewed", 1),
+        ("expired", "failed", 1),
+    ]
+    assert [e.token.access_token if e.token else None for e in listener.events] == [
+        first.access_token, second.access_token, third.access_token, None]
+    assert all(e.duration >= 0 for e in listener.events)
+    assert isinstance(listener.events[-1].error, ReauthenticationRequiredError)
+    assert listener.invalidated == [second.access_token]
+    assert listener.reauth == ["invalid_grant"]
+
+
+async def test_listener_hears_store_conflicts_and_adoptions(fake: FakeServer) -> None:
+    clock = ManualClock()
+    fake.grant_refresh_token("rt-0")
+    intruder = Token(access_token="at-other", refresh_token="rt-other",
+                     expires_at=clock.time() + 3600, issued_at=clock.time())
+    listener = RecordingListener()
+    store = ConflictingStore(expired_token(clock, refresh_token="rt-0"), intruder)
+    async with TokenManager.for_refresh_token(
+        token_endpoint=fake.token_endpoint, client=CLIENT, clock=clock, store=store,
+        listeners=[listener],
+    ) as tokens:
+        await tokens.get()
+    assert listener.conflicts == 1
+    assert [(e.reason, e.outcome) for e in listener.events] == [("initial", "adopted")]

@@ -18,8 +18,9 @@ import aiohttp
 
 from oauthflow.config import ClientConfig
 from oauthflow.middleware import BearerAuthMiddleware
+from oauthflow.renewal import RenewalStats
 from oauthflow.testing import AuthorizationServer
-from oauthflow.token_manager import RenewalStats, TokenManager
+from oauthflow.token_manager import TokenManager
 
 __all__ = ["DemoOptions", "DemoReport", "run_demo"]
 
