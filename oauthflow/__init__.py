@@ -25,6 +25,7 @@ from oauthflow.flows.client_credentials import fetch_client_credentials_token
 from oauthflow.flows.grant import request_token
 from oauthflow.flows.refresh import refresh_access_token
 from oauthflow.middleware import BearerAuthMiddleware, TokenSource, default_should_retry
+from oauthflow.registry import RegistryTokenSource, TokenRegistry
 from oauthflow.renewal import (
     RenewalEvent,
     RenewalPolicy,
@@ -32,7 +33,9 @@ from oauthflow.renewal import (
     TokenEventListener,
 )
 from oauthflow.stores import MemoryTokenStore, SharedTokenStore, TokenStore, VersionedToken
+from oauthflow.telemetry import LoggingListener, OpenTelemetryListener
 from oauthflow.token import Token
+from oauthflow.token_key import TokenKey
 from oauthflow.token_manager import ManagerOptions, Renewer, TokenManager
 from oauthflow.transport import RetryPolicy, Transport
 
@@ -46,12 +49,15 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "InvalidResponseError",
+    "LoggingListener",
     "ManagerOptions",
     "ManualClock",
     "MemoryTokenStore",
     "OAuthError",
     "OAuthFlowError",
+    "OpenTelemetryListener",
     "ReauthenticationRequiredError",
+    "RegistryTokenSource",
     "RenewalEvent",
     "RenewalPolicy",
     "RenewalStats",
@@ -63,7 +69,9 @@ __all__ = [
     "SystemClock",
     "Token",
     "TokenEventListener",
+    "TokenKey",
     "TokenManager",
+    "TokenRegistry",
     "TokenSource",
     "TokenStore",
     "TokenUnavailableError",

@@ -254,6 +254,11 @@ class TokenManager:
         return True
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called (a closed manager hands out no token)."""
+        return self._closed
+
+    @property
     def current(self) -> Token | None:
         """The token held now, valid or not (no I/O, no renewal)."""
         return self._token

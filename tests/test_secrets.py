@@ -73,7 +73,8 @@ async def test_a_whole_run_at_debug_leaks_nothing(
             assert response.status == 200  # renewed after the 401
         clock.advance(7200)
         fake.script(Scripted(status=400, json_body={
-            "error": "invalid_grant", "error_description": "bad", "refresh_token": "rt-999"}))
+            "error": "invalid_grant", "error_description": "refresh token rt-2 is expired",
+            "refresh_token": "rt-999"}))
         with pytest.raises(OAuthFlowError) as raised:
             await tokens.get()
         fake.script(*[Scripted(status=502, body=b"<html>proxy echoed rt-2 from the request</html>",

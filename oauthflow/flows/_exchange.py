@@ -7,13 +7,13 @@ import binascii
 from urllib.parse import unquote
 
 from oauthflow.clock import Clock
-from oauthflow.errors import InvalidResponseError
+from oauthflow.errors import InvalidResponseError, OAuthError
 from oauthflow.protocol.http import HttpRequest
 from oauthflow.protocol.token_endpoint import parse_token_response
 from oauthflow.token import Token
 from oauthflow.transport import Transport
 
-__all__ = ["exchange", "scrub_snippet"]
+__all__ = ["exchange", "scrub_description", "scrub_snippet"]
 
 # Form members whose values are credentials; an echo of them must not reach a message.
 _SENSITIVE_FORM = frozenset({
@@ -40,6 +40,8 @@ async def exchange(transport: Transport, request: HttpRequest, clock: Clock) -> 
         return parse_token_response(response, received_at=clock.time())
     except InvalidResponseError as exc:
         raise scrub_snippet(exc, request) from exc.__cause__
+    except OAuthError as exc:
+        raise scrub_description(exc, request) from exc.__cause__
 
 
 def scrub_snippet(error: InvalidResponseError, request: HttpRequest) -> InvalidResponseError:
@@ -49,15 +51,32 @@ def scrub_snippet(error: InvalidResponseError, request: HttpRequest) -> InvalidR
     echoes a bare credential (a proxy's error page quoting the request, say).
     """
     snippet = error.body_snippet
-    if not snippet:
-        return error
-    cleaned = snippet
-    for secret in _request_secrets(request):
-        cleaned = cleaned.replace(secret, "<redacted>")
+    cleaned = _scrub(snippet, request)
     if cleaned == snippet:
         return error
     message = str(error).split(": ", 1)[1].split(" [HTTP ")[0].split("; body starts")[0]
     return InvalidResponseError(error.code, message, status=error.status, body_snippet=cleaned)
+
+
+def scrub_description(error: OAuthError, request: HttpRequest) -> OAuthError:
+    """``error`` again, without any credential the request carried in its description.
+
+    Some servers quote the refresh token or code they refuse in ``error_description``
+    ("refresh token rt-2 is expired"); that text reaches messages and logs.
+    """
+    description = error.error_description
+    cleaned = _scrub(description, request)
+    if cleaned == description:
+        return error
+    return type(error)(error.error, cleaned, error.error_uri, status=error.status)
+
+
+def _scrub(text: str | None, request: HttpRequest) -> str | None:
+    if not text:
+        return text
+    for secret in _request_secrets(request):
+        text = text.replace(secret, "<redacted>")
+    return text
 
 
 def _request_secrets(request: HttpRequest) -> list[str]:
