@@ -43,6 +43,7 @@ __all__ = [
     "SLOW_DOWN",
     "UNAUTHORIZED_CLIENT",
     "UNSUPPORTED_GRANT_TYPE",
+    "UNSUPPORTED_TOKEN_TYPE",
     "AuthorizationResponseError",
     "ConfigurationError",
     "InvalidResponseError",
@@ -68,6 +69,7 @@ AUTHORIZATION_PENDING: Final = "authorization_pending"  # RFC 8628 §3.5
 SLOW_DOWN: Final = "slow_down"
 ACCESS_DENIED: Final = "access_denied"
 EXPIRED_TOKEN: Final = "expired_token"
+UNSUPPORTED_TOKEN_TYPE: Final = "unsupported_token_type"  # RFC 7009 §2.2.1
 
 
 class OAuthFlowError(Exception):

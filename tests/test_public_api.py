@@ -8,7 +8,7 @@ import pytest
 
 import oauthflow
 
-PACKAGES = ["oauthflow", "oauthflow.testing"]
+PACKAGES = ["oauthflow", "oauthflow.loopback", "oauthflow.testing"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
