@@ -169,6 +169,9 @@ class InvalidResponseError(OAuthFlowError):
     ISS_MISSING: Final = "iss_missing"
     ISS_MISMATCH: Final = "iss_mismatch"
     CODE_MISSING: Final = "code_missing"
+    # OpenID Connect (oauthflow.oidc)
+    ISSUER_MISMATCH: Final = "issuer_mismatch"  # discovery document for another issuer
+    SUB_MISMATCH: Final = "sub_mismatch"  # UserInfo about another user than the ID token
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ import pytest
 
 import oauthflow
 
-PACKAGES = ["oauthflow", "oauthflow.loopback", "oauthflow.testing"]
+PACKAGES = ["oauthflow", "oauthflow.loopback", "oauthflow.oidc", "oauthflow.testing"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
