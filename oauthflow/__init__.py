@@ -21,10 +21,23 @@ from oauthflow.errors import (
     TokenUnavailableError,
     TransportError,
 )
+from oauthflow.flows.authorization_code import exchange_code, start_authorization
 from oauthflow.flows.client_credentials import fetch_client_credentials_token
+from oauthflow.flows.device import (
+    device_login,
+    device_login_events,
+    poll_device_token,
+    start_device_authorization,
+)
 from oauthflow.flows.grant import request_token
+from oauthflow.flows.introspection import introspect_token
 from oauthflow.flows.refresh import refresh_access_token
+from oauthflow.flows.revocation import revoke_token
+from oauthflow.loopback import LoopbackReceiver, open_browser
 from oauthflow.middleware import BearerAuthMiddleware, TokenSource, default_should_retry
+from oauthflow.protocol.authorization import AuthorizationRequest
+from oauthflow.protocol.device import DeviceAuthorization
+from oauthflow.protocol.introspection import Introspection
 from oauthflow.registry import RegistryTokenSource, TokenRegistry
 from oauthflow.renewal import (
     RenewalEvent,
@@ -42,14 +55,18 @@ from oauthflow.transport import RetryPolicy, Transport
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuthorizationRequest",
     "AuthorizationResponseError",
     "BearerAuthMiddleware",
     "ClientAuthMethod",
     "ClientConfig",
     "Clock",
     "ConfigurationError",
+    "DeviceAuthorization",
+    "Introspection",
     "InvalidResponseError",
     "LoggingListener",
+    "LoopbackReceiver",
     "ManagerOptions",
     "ManualClock",
     "MemoryTokenStore",
@@ -79,7 +96,16 @@ __all__ = [
     "TransportError",
     "VersionedToken",
     "default_should_retry",
+    "device_login",
+    "device_login_events",
+    "exchange_code",
     "fetch_client_credentials_token",
+    "introspect_token",
+    "open_browser",
+    "poll_device_token",
     "refresh_access_token",
     "request_token",
+    "revoke_token",
+    "start_authorization",
+    "start_device_authorization",
 ]

@@ -155,8 +155,11 @@ class Transport:
             session, self._session = self._session, None
             await session.close()
 
-    async def send(self, request: HttpRequest) -> HttpResponse:
+    async def send(self, request: HttpRequest, *, retry: RetryPolicy | None = None) -> HttpResponse:
         """Send ``request``, retrying transient failures; return the final response.
+
+        ``retry`` overrides the transport's policy for this call (a polling loop that does
+        its own waiting passes ``RetryPolicy(attempts=1)``).
 
         Any status is returned (the protocol layer reads OAuth errors from 4xx bodies);
         only a redirect or an oversized body is refused here.
@@ -171,7 +174,8 @@ class Transport:
         retried after that.
         """
         self._check_url(request.url)
-        attempts = max(1, self._retry.attempts)
+        policy = retry or self._retry
+        attempts = max(1, policy.attempts)
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
@@ -179,15 +183,15 @@ class Transport:
             except TransportError as exc:
                 if last or exc.code != TransportError.CONNECTION_FAILED:
                     raise
-                delay = self._retry.backoff(attempt)
+                delay = policy.backoff(attempt)
                 logger.debug("%s: %s; retrying in %.2fs", _loggable(request.url), exc.code, delay)
             else:
                 if last or response.status not in _RETRYABLE_STATUSES:
                     return response
                 wait = parse_retry_after(response.header("retry-after"), now=time.time())
-                if wait is not None and wait > self._retry.max_retry_after:
+                if wait is not None and wait > policy.max_retry_after:
                     return response
-                delay = wait if wait is not None else self._retry.backoff(attempt)
+                delay = wait if wait is not None else policy.backoff(attempt)
                 logger.debug(
                     "%s: HTTP %d; retrying in %.2fs", _loggable(request.url), response.status, delay
                 )

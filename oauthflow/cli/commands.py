@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from oauthflow.cli.demo import DemoOptions, DemoReport, run_demo
+from oauthflow.cli.demo_flows import FLOWS
 
 __all__ = ["cli"]
 
@@ -26,8 +27,10 @@ def cli() -> None:
               help="Seconds each access token lives.")
 @click.option("--revoke/--no-revoke", default=True, show_default=True,
               help="Revoke every token once, half-way through.")
-@click.option("--flow", type=click.Choice(["client-credentials"]), default="client-credentials",
-              show_default=True, help="The grant that feeds the TokenManager.")
+@click.option("--flow", type=click.Choice(list(FLOWS)), default="client-credentials",
+              show_default=True,
+              help="How the first token is obtained (device and authorization-code log in "
+                   "the embedded server's test user headlessly).")
 def demo(requests: int, concurrency: int, token_lifetime: float, revoke: bool, flow: str) -> None:
     """Run a concurrent API fan-out job against the embedded authorization server."""
     console = Console()
@@ -56,13 +59,19 @@ def summary(report: DemoReport) -> Table:
     table.add_column(style="bold")
     table.add_column()
     rate = report.requests / report.elapsed if report.elapsed else 0.0
+    table.add_row("flow", report.flow)
+    if report.user_code:
+        table.add_row("device login", f"user code {report.user_code} approved by the test user")
+    if report.identity:
+        table.add_row("logged in as", f"{report.identity} (ID token validated)")
     table.add_row("requests", f"{report.requests:,} ({report.failed} failed)")
     table.add_row("elapsed", f"{report.elapsed:.2f} s ({rate:,.0f} requests/s)")
     table.add_row("latency", f"p50 {report.p50_ms:.1f} ms, p99 {report.percentile(0.99):.1f} ms")
     grants = ", ".join(f"{grant}: {count}" for grant, count in
                        sorted(report.token_requests_by_grant.items())) or "none"
     table.add_row("token requests", f"{report.token_requests} ({grants})")
-    table.add_row("renewals", f"1 first + {report.scheduled_renewals} before expiry + "
+    first = "1 first + " if report.first_token_by_manager else "login + "
+    table.add_row("renewals", f"{first}{report.scheduled_renewals} before expiry + "
                   f"{stats.invalidations} after {report.revocations} revocation(s)")
     table.add_row("shared", f"{stats.waits:,} callers waited (for the first token and after "
                   f"revocations), sharing {1 + stats.invalidations} renewal(s); "

@@ -8,7 +8,6 @@ expiry or revocation, and no failed request.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import statistics
 import time
 from collections.abc import Callable
@@ -16,11 +15,11 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from oauthflow.config import ClientConfig
+from oauthflow.cli.demo_flows import FLOWS, FlowSession, start_flow
 from oauthflow.middleware import BearerAuthMiddleware
 from oauthflow.renewal import RenewalStats
 from oauthflow.testing import AuthorizationServer
-from oauthflow.token_manager import TokenManager
+from oauthflow.transport import Transport
 
 __all__ = ["DemoOptions", "DemoReport", "run_demo"]
 
@@ -37,7 +36,8 @@ class DemoOptions:
         token_lifetime: seconds each access token lives (short, so several expire).
         revoke_after: revoke every token once this fraction of requests is done (``None``:
             never).
-        flow: the grant that feeds the TokenManager (``client-credentials``).
+        flow: how the first token is obtained: ``client-credentials``, ``device`` or
+            ``authorization-code`` (see :mod:`oauthflow.cli.demo_flows`).
     """
 
     requests: int = 10_000
@@ -59,6 +59,10 @@ class DemoReport:
     api_requests_seen: int = 0
     revocations: int = 0
     manager: RenewalStats = field(default_factory=RenewalStats)
+    flow: str = "client-credentials"
+    initial_grant: str = "client_credentials"
+    identity: str | None = None
+    user_code: str | None = None
 
     @property
     def token_requests(self) -> int:
@@ -79,19 +83,29 @@ class DemoReport:
         return statistics.median(self.latencies_ms) if self.latencies_ms else 0.0
 
     @property
+    def first_token_by_manager(self) -> bool:
+        """Client credentials: the manager fetched the first token itself."""
+        return self.initial_grant == "client_credentials"
+
+    @property
     def one_request_per_event(self) -> bool:
         """Every token request is the first one, one per expiry, or one per revocation."""
         stats = self.manager
+        login_requests = 0 if self.first_token_by_manager else 1
         return (
-            self.token_requests == stats.renewals
-            and stats.invalidations == self.revocations
+            self.token_requests == stats.renewals + login_requests
+            and self.token_requests_by_grant.get(self.initial_grant, 0) >= 1
+            # a revocation that lands while a renewal is replacing the token anyway
+            # causes no 401 and so no renewal of its own: at most one per revocation
+            and stats.invalidations <= self.revocations
             and stats.failures == 0
         )
 
     @property
     def scheduled_renewals(self) -> int:
         """Renewals because a token neared its expiry (not the first, not after a 401)."""
-        return max(0, self.manager.renewals - 1 - self.manager.invalidations)
+        first = 1 if self.first_token_by_manager else 0
+        return max(0, self.manager.renewals - first - self.manager.invalidations)
 
 
 async def run_demo(options: DemoOptions, progress: Progress | None = None) -> DemoReport:
@@ -99,27 +113,24 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
 
     Cancellation: cancelling stops the workers, closes the manager and stops the server.
     """
-    if options.flow != "client-credentials":
-        raise ValueError(f"unknown flow {options.flow!r}; this release has: client-credentials")
+    if options.flow not in FLOWS:
+        raise ValueError(f"unknown flow {options.flow!r}; one of {', '.join(FLOWS)}")
     if options.requests < 1 or options.concurrency < 1 or options.token_lifetime <= 0:
         raise ValueError("requests, concurrency and token_lifetime must be positive")
-    report = DemoReport()
-    async with AuthorizationServer() as server:
+    report = DemoReport(flow=options.flow)
+    async with AuthorizationServer() as server, Transport() as transport:
         server.settings.access_token_lifetime = options.token_lifetime
-        secret = secrets.token_urlsafe(24)
-        server.register_client("demo-service", secret, scope="read write")
-        client = ClientConfig(client_id="demo-service", client_secret=secret)
-        tokens = TokenManager.for_client_credentials(
-            token_endpoint=server.token_endpoint, client=client, scope=["read"]
-        )
-        bearer = BearerAuthMiddleware(tokens, origins=[server.api_url])
-        async with tokens, aiohttp.ClientSession(
+        session = await start_flow(options.flow, server, transport)
+        report.initial_grant = session.initial_grant
+        report.identity, report.user_code = session.identity, session.user_code
+        bearer = BearerAuthMiddleware(session.tokens, origins=[server.api_url])
+        async with session.tokens, aiohttp.ClientSession(
             middlewares=(bearer,), connector=aiohttp.TCPConnector(limit=options.concurrency)
-        ) as session:
+        ) as http:
             started = time.perf_counter()
-            await _fan_out(session, server, options, report, progress)
+            await _fan_out(http, server, transport, session, options, report, progress)
             report.elapsed = time.perf_counter() - started
-            report.manager = tokens.stats
+            report.manager = session.tokens.stats
         report.token_requests_by_grant = {
             grant: count for grant, count in server.counters.grants.items() if count
         }
@@ -128,8 +139,10 @@ async def run_demo(options: DemoOptions, progress: Progress | None = None) -> De
 
 
 async def _fan_out(
-    session: aiohttp.ClientSession,
+    http: aiohttp.ClientSession,
     server: AuthorizationServer,
+    transport: Transport,
+    session: FlowSession,
     options: DemoOptions,
     report: DemoReport,
     progress: Progress | None,
@@ -145,11 +158,11 @@ async def _fan_out(
             index = next_index
             next_index += 1
             if index == revoke_at:
-                server.revoke_all()
+                await session.revoke(server, transport)
                 report.revocations += 1
             began = time.perf_counter()
             try:
-                async with session.get(f"{server.api_url}items/{index}") as response:
+                async with http.get(f"{server.api_url}items/{index}") as response:
                     await response.read()
                     ok = response.status == 200
             except aiohttp.ClientError:

@@ -306,17 +306,22 @@ def running_provider(
     workdir: Path,
     *,
     access_token_ttl: int = 30,
+    device_code_ttl: int | None = None,
     ready_timeout: float = 20.0,
 ) -> Iterator[OidcProvider]:
     """Starts ``node server.mjs`` on an ephemeral 127.0.0.1 port; stops it on exit.
 
     ``workdir`` receives ``config.json`` (mode 0600: it holds client secrets) and
-    ``provider.log`` (stdout and stderr of the server).
+    ``provider.log`` (stdout and stderr of the server). ``device_code_ttl`` (seconds)
+    replaces oidc-provider's 10-minute device code lifetime, for expiry tests.
     """
     clients = make_clients()
+    ttl = {"AccessToken": access_token_ttl, "ClientCredentials": access_token_ttl}
+    if device_code_ttl is not None:
+        ttl["DeviceCode"] = device_code_ttl
     settings = {
         "clients": [client.metadata() for client in clients.values()],
-        "ttl": {"AccessToken": access_token_ttl, "ClientCredentials": access_token_ttl},
+        "ttl": ttl,
     }
     config_path = workdir / "config.json"
     fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
