@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from joserfc import jwt
-from joserfc.jwk import ECKey, KeySet
+from joserfc.jwk import KeySet
 
 from oauthflow.clock import ManualClock
 from oauthflow.config import ClientConfig, ServerMetadata
@@ -29,8 +29,9 @@ from oauthflow.token import Token
 from oauthflow.token_manager import TokenManager
 from oauthflow.transport import Transport
 
+from .clients import config_for
 from .headless import authorize
-from .provider_process import OidcProvider, RegisteredClient
+from .provider_process import OidcProvider
 
 __all__: list[str] = []
 
@@ -40,13 +41,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.asyncio]
 SCOPE = ["openid", "offline_access"]
 
 
-def config_for(client: RegisteredClient) -> ClientConfig:
-    key = None if client.private_jwk is None else ECKey.import_key(dict(client.private_jwk))
-    return ClientConfig(
-        client_id=client.client_id, client_secret=client.client_secret,
-        auth_method=client.auth_method,  # type: ignore[arg-type]
-        private_key=key, redirect_uri=client.redirect_uri,
-    )
 
 
 @pytest_asyncio.fixture

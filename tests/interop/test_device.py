@@ -28,6 +28,7 @@ from oauthflow.token_manager import TokenManager
 from oauthflow.transport import RetryPolicy, Transport
 
 from ..flows.device_support import VirtualTime
+from .clients import config_for
 from .headless import enter_device_code
 from .provider_process import (
     DEVICE_CODE_GRANT,
@@ -36,7 +37,6 @@ from .provider_process import (
     find_node_tools,
     running_provider,
 )
-from .test_oauthflow_client import config_for
 
 __all__: list[str] = []
 

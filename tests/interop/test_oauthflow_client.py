@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 import pytest_asyncio
-from joserfc.jwk import ECKey
 
 from oauthflow import (
     BearerAuthMiddleware,
@@ -29,8 +28,9 @@ from oauthflow import (
     request_token,
 )
 
+from .clients import config_for
 from .headless import authorize
-from .provider_process import OidcProvider, RegisteredClient
+from .provider_process import OidcProvider
 from .wire import Pkce, authorization_url
 
 __all__: list[str] = []
@@ -38,15 +38,6 @@ __all__: list[str] = []
 pytestmark = [pytest.mark.interop, pytest.mark.asyncio]
 
 
-def config_for(client: RegisteredClient) -> ClientConfig:
-    methods = {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
-    assert client.auth_method in methods
-    key = None if client.private_jwk is None else ECKey.import_key(dict(client.private_jwk))
-    return ClientConfig(
-        client_id=client.client_id, client_secret=client.client_secret,
-        auth_method=client.auth_method,  # type: ignore[arg-type]
-        private_key=key, redirect_uri=client.redirect_uri,
-    )
 
 
 @pytest_asyncio.fixture

@@ -18,10 +18,9 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from joserfc import jws
-from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import RSAKey
 
 from oauthflow import (
-    ClientConfig,
     InvalidResponseError,
     ManualClock,
     RetryPolicy,
@@ -43,6 +42,7 @@ from oauthflow.oidc import (
     validate_id_token,
 )
 
+from .clients import config_for
 from .headless import authorize
 from .provider_process import OidcProvider, RegisteredClient
 from .wire import Pkce, authorization_url
@@ -52,13 +52,6 @@ __all__: list[str] = []
 pytestmark = [pytest.mark.interop, pytest.mark.asyncio]
 
 
-def config_for(client: RegisteredClient) -> ClientConfig:
-    key = None if client.private_jwk is None else ECKey.import_key(dict(client.private_jwk))
-    return ClientConfig(
-        client_id=client.client_id, client_secret=client.client_secret,
-        auth_method=client.auth_method,  # type: ignore[arg-type]
-        private_key=key, redirect_uri=client.redirect_uri,
-    )
 
 
 @pytest_asyncio.fixture

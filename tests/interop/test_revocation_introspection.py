@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 import pytest_asyncio
-from joserfc.jwk import ECKey
 
 from oauthflow import (
     ClientConfig,
@@ -32,8 +31,9 @@ from oauthflow.flows.revocation import revoke_token
 from oauthflow.loopback import DEFAULT_SUCCESS_PAGE, LoopbackReceiver
 from oauthflow.protocol.introspection import Introspection
 
+from .clients import config_for
 from .headless import authorize
-from .provider_process import OidcProvider, RegisteredClient
+from .provider_process import OidcProvider
 from .wire import Pkce, authorization_url
 
 __all__: list[str] = []
@@ -43,13 +43,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.asyncio]
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
-def config_for(client: RegisteredClient) -> ClientConfig:
-    key = None if client.private_jwk is None else ECKey.import_key(dict(client.private_jwk))
-    return ClientConfig(
-        client_id=client.client_id, client_secret=client.client_secret,
-        auth_method=client.auth_method,  # type: ignore[arg-type]
-        private_key=key, redirect_uri=client.redirect_uri,
-    )
 
 
 @pytest_asyncio.fixture
