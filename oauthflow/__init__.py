@@ -45,6 +45,7 @@ from oauthflow.renewal import (
     RenewalStats,
     TokenEventListener,
 )
+from oauthflow.store.file import FileTokenStore
 from oauthflow.stores import MemoryTokenStore, SharedTokenStore, TokenStore, VersionedToken
 from oauthflow.telemetry import LoggingListener, OpenTelemetryListener
 from oauthflow.token import Token
@@ -63,6 +64,7 @@ __all__ = [
     "Clock",
     "ConfigurationError",
     "DeviceAuthorization",
+    "FileTokenStore",
     "Introspection",
     "InvalidResponseError",
     "LoggingListener",

@@ -38,7 +38,8 @@ async def test_each_flow_survives_expiries_without_failures(flow: str) -> None:
     assert report.one_request_per_event
     assert report.token_requests_by_grant.get(report.initial_grant) is not None
     if flow == "authorization-code":
-        assert report.identity is not None and "sub=alice" in report.identity
+        assert report.identity is not None
+        assert "sub=alice" in report.identity
     if flow == "device":
         assert report.user_code
 
