@@ -30,15 +30,10 @@ from oauthflow.config import ClientConfig, ServerMetadata
 from oauthflow.errors import AuthorizationResponseError, ConfigurationError, InvalidResponseError
 from oauthflow.protocol.http import HttpRequest
 from oauthflow.protocol.par import build_par_request, parse_par_response
+from oauthflow.protocol.params import Params, pairs, resource_params, scope_param
 from oauthflow.protocol.pkce import S256, code_challenge_s256, generate_code_verifier
 from oauthflow.protocol.snippet import strip_controls
-from oauthflow.protocol.token_endpoint import (
-    Params,
-    _pairs,
-    _resource_params,
-    _scope_param,
-    build_token_request,
-)
+from oauthflow.protocol.token_endpoint import build_token_request
 from oauthflow.protocol.urls import require_secure_url
 
 __all__ = [
@@ -216,7 +211,7 @@ def authorization_parameters(
         ConfigurationError: an invalid scope token, resource URI, ``prompt``,
             ``login_hint`` or ``max_age``, or ``extra_params`` setting an owned member.
     """
-    extra = _pairs(extra_params)
+    extra = pairs(extra_params)
     for name, _ in extra:
         if name in _OWNED or name in _CREDENTIALS:
             raise ConfigurationError(
@@ -226,13 +221,13 @@ def authorization_parameters(
         ("response_type", "code"),
         ("client_id", client.client_id),
         ("redirect_uri", redirect_uri),
-        *_scope_param(scope),
+        *scope_param(scope),
         ("state", state),
     ]
     if nonce is not None:
         members.append(("nonce", nonce))
     members += [("code_challenge", code_challenge), ("code_challenge_method", S256)]
-    members += _resource_params(resource)
+    members += resource_params(resource)
     for name, value in (("prompt", prompt), ("login_hint", login_hint)):
         if value is not None:
             if not isinstance(value, str) or not value.strip():
@@ -440,6 +435,6 @@ def build_code_exchange_request(
         ("code", code),
         ("redirect_uri", pending.redirect_uri),
         ("code_verifier", pending.code_verifier),
-        *_resource_params(indicators),
+        *resource_params(indicators),
     ]
     return build_token_request(token_endpoint, client, AUTHORIZATION_CODE, members, now=now)

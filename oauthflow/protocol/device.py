@@ -33,17 +33,10 @@ from oauthflow.errors import (
 )
 from oauthflow.protocol.client_auth import build_client_auth
 from oauthflow.protocol.http import FORM_CONTENT_TYPE, HttpRequest, HttpResponse
+from oauthflow.protocol.members import invalid, required_str
+from oauthflow.protocol.params import Params, pairs, refuse_owned, scope_param
 from oauthflow.protocol.responses import raise_for_error_response
-from oauthflow.protocol.token_endpoint import (  # _helpers: shared within protocol/
-    Params,
-    _invalid,
-    _pairs,
-    _refuse_owned,
-    _required_str,
-    _scope_param,
-    build_token_request,
-    parse_token_response,
-)
+from oauthflow.protocol.token_endpoint import build_token_request, parse_token_response
 from oauthflow.token import Token
 
 __all__ = [
@@ -152,8 +145,8 @@ def build_device_authorization_request(
         raise ConfigurationError(
             "the server metadata has no device_authorization_endpoint (RFC 8628 §4)"
         )
-    extra = _pairs(extra_params)
-    _refuse_owned(extra, _OWNED)
+    extra = pairs(extra_params)
+    refuse_owned(extra, _OWNED)
     auth = build_client_auth(client, audience=server.token_endpoint, now=now)
     headers = {"Accept": "application/json", "Content-Type": FORM_CONTENT_TYPE}
     headers.update(auth.headers)
@@ -161,7 +154,7 @@ def build_device_authorization_request(
         method="POST",
         url=endpoint,
         headers=headers,
-        form=(*_scope_param(scope), *extra, *auth.form),
+        form=(*scope_param(scope), *extra, *auth.form),
     )
 
 
@@ -228,7 +221,7 @@ def parse_device_authorization_response(
     complete = document.get("verification_uri_complete")
     interval = document.get("interval")
     return DeviceAuthorization(
-        device_code=_required_str(document, "device_code", status),
+        device_code=required_str(document, "device_code", status),
         user_code=_displayable(document, "user_code", status),
         verification_uri=_url(document, uri_name, status),
         verification_uri_complete=(
@@ -276,9 +269,9 @@ def interpret_poll_response(
 
 def _displayable(document: Mapping[str, Any], name: str, status: int) -> str:
     """A string the application shows to the user: no control characters (no escapes)."""
-    value = _required_str(document, name, status)
+    value = required_str(document, name, status)
     if _CONTROLS.search(value):
-        raise _invalid(
+        raise invalid(
             InvalidResponseError.INVALID_FIELD_VALUE,
             f"member {name!r} contains control characters",
             status,
@@ -290,7 +283,7 @@ def _url(document: Mapping[str, Any], name: str, status: int) -> str:
     """An absolute ``http(s)`` URL shown to the user (never a ``javascript:`` link)."""
     value = _displayable(document, name, status)
     if not _is_web_url(value):
-        raise _invalid(
+        raise invalid(
             InvalidResponseError.INVALID_FIELD_VALUE,
             f"member {name!r} must be an absolute http(s) URL",
             status,
@@ -311,9 +304,9 @@ def _positive_number(document: Mapping[str, Any], name: str, status: int) -> flo
     """A JSON number of seconds, finite and greater than zero."""
     value = document.get(name)
     if value is None:
-        raise _invalid(InvalidResponseError.MISSING_FIELD, f"member {name!r} is missing", status)
+        raise invalid(InvalidResponseError.MISSING_FIELD, f"member {name!r} is missing", status)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _invalid(
+        raise invalid(
             InvalidResponseError.INVALID_FIELD_TYPE,
             f"member {name!r} must be a number of seconds",
             status,
@@ -323,7 +316,7 @@ def _positive_number(document: Mapping[str, Any], name: str, status: int) -> flo
     except OverflowError:  # an int too large for a float
         seconds = math.inf
     if not math.isfinite(seconds) or seconds <= 0:
-        raise _invalid(
+        raise invalid(
             InvalidResponseError.INVALID_FIELD_VALUE,
             f"member {name!r} must be a positive, finite number of seconds",
             status,

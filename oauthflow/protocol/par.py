@@ -18,8 +18,8 @@ from oauthflow.config import ClientConfig, ServerMetadata
 from oauthflow.errors import ConfigurationError, InvalidResponseError
 from oauthflow.protocol.client_auth import build_client_auth
 from oauthflow.protocol.http import FORM_CONTENT_TYPE, HttpRequest, HttpResponse
+from oauthflow.protocol.params import Params, pairs
 from oauthflow.protocol.responses import raise_for_error_response
-from oauthflow.protocol.token_endpoint import Params, _pairs
 
 __all__ = ["build_par_request", "parse_par_response"]
 
@@ -48,7 +48,7 @@ def build_par_request(
         raise ConfigurationError(
             "the server metadata has no pushed_authorization_request_endpoint"
         )
-    members = _pairs(parameters)
+    members = pairs(parameters)
     for name, value in members:
         if name == "request_uri" or name in _CREDENTIALS:
             raise ConfigurationError(f"a pushed authorization request must not carry {name!r}")

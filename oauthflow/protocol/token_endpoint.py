@@ -24,13 +24,21 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 from oauthflow.config import ClientConfig
 from oauthflow.errors import ConfigurationError, InvalidResponseError
 from oauthflow.protocol.client_auth import build_client_auth
 from oauthflow.protocol.http import FORM_CONTENT_TYPE, HttpRequest, HttpResponse
 from oauthflow.protocol.jwt_exp import unverified_jwt_exp
+from oauthflow.protocol.members import invalid, optional_str, required_str
+from oauthflow.protocol.params import (
+    Params,
+    pairs,
+    refuse_owned,
+    resource_params,
+    scope_param,
+)
 from oauthflow.protocol.responses import raise_for_error_response
 from oauthflow.token import Token
 
@@ -50,17 +58,12 @@ CLIENT_CREDENTIALS: Final = "client_credentials"
 REFRESH_TOKEN: Final = "refresh_token"
 TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"
 
-Params: TypeAlias = Sequence[tuple[str, str]] | Mapping[str, str]
 
 # Members that only this module may set: the grant type and the client's credentials.
 _RESERVED_PARAMS: Final = frozenset(
     {"grant_type", "client_secret", "client_assertion", "client_assertion_type"}
 )
-# RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-_SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _NUMERIC_STRING: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-# RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ":".
-_URI_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _KNOWN_MEMBERS: Final = frozenset(
     {"access_token", "token_type", "expires_in", "refresh_token", "scope", "id_token", "error"}
 )
@@ -99,10 +102,10 @@ def build_token_request(
     """
     if not grant_type:
         raise ConfigurationError("grant_type must not be empty")
-    pairs = _pairs(params)
+    members = pairs(params)
     auth = build_client_auth(client, audience=assertion_audience or token_endpoint, now=now)
     auth_names = {name for name, _ in auth.form}
-    for name, _ in pairs:
+    for name, _ in members:
         if name in _RESERVED_PARAMS or name in auth_names:
             raise ConfigurationError(
                 f"parameter {name!r} is set by oauthflow (grant type or client authentication)"
@@ -113,7 +116,7 @@ def build_token_request(
         method="POST",
         url=token_endpoint,
         headers=headers,
-        form=(("grant_type", grant_type), *pairs, *auth.form),
+        form=(("grant_type", grant_type), *members, *auth.form),
     )
 
 
@@ -137,9 +140,9 @@ def build_client_credentials_request(
         ConfigurationError: an invalid scope token or resource URI, or ``extra_params``
             setting ``scope`` or a reserved member.
     """
-    extra = _pairs(extra_params)
-    _refuse_owned(extra, {"scope"})
-    params = [*_scope_param(scope), *_resource_params(resource), *extra]
+    extra = pairs(extra_params)
+    refuse_owned(extra, {"scope"})
+    params = [*scope_param(scope), *resource_params(resource), *extra]
     return build_token_request(token_endpoint, client, CLIENT_CREDENTIALS, params, now=now)
 
 
@@ -166,72 +169,15 @@ def build_refresh_request(
     """
     if not isinstance(refresh_token, str) or not refresh_token:
         raise ConfigurationError("refresh_token must be a non-empty string")
-    extra = _pairs(extra_params)
-    _refuse_owned(extra, {"refresh_token", "scope"})
+    extra = pairs(extra_params)
+    refuse_owned(extra, {"refresh_token", "scope"})
     params = [
         ("refresh_token", refresh_token),
-        *_scope_param(scope),
-        *_resource_params(resource),
+        *scope_param(scope),
+        *resource_params(resource),
         *extra,
     ]
     return build_token_request(token_endpoint, client, REFRESH_TOKEN, params, now=now)
-
-
-def _pairs(params: Params) -> list[tuple[str, str]]:
-    """``params`` as a list of (name, value) string pairs, in order."""
-    items = list(params.items()) if isinstance(params, Mapping) else list(params)
-    for item in items:
-        if (
-            not isinstance(item, tuple)
-            or len(item) != 2
-            or not all(isinstance(part, str) for part in item)
-        ):
-            raise ConfigurationError("parameters must be (name, value) pairs of strings")
-        if not item[0]:
-            raise ConfigurationError("a parameter name must not be empty")
-    return items
-
-
-def _refuse_owned(pairs: Sequence[tuple[str, str]], owned: Collection[str]) -> None:
-    for name, _ in pairs:
-        if name in owned:
-            raise ConfigurationError(f"pass {name!r} as its own argument, not in extra_params")
-
-
-def _scope_param(scope: Sequence[str] | None) -> list[tuple[str, str]]:
-    """The ``scope`` member (RFC 6749 §3.3), or nothing for ``None`` / empty.
-
-    "The value of the scope parameter is expressed as a list of space-delimited,
-    case-sensitive strings." scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-    """
-    if scope is None:
-        return []
-    if isinstance(scope, str):
-        raise ConfigurationError('scope must be a sequence of scope tokens, e.g. ["a", "b"]')
-    for token in scope:
-        if not isinstance(token, str) or not _SCOPE_TOKEN.fullmatch(token):
-            raise ConfigurationError(
-                "each scope token must be non-empty printable ASCII without space, "
-                'double quote or backslash (RFC 6749 §3.3)'
-            )
-    return [("scope", " ".join(scope))] if scope else []
-
-
-def _resource_params(resource: Sequence[str]) -> list[tuple[str, str]]:
-    """One ``resource`` member per URI (RFC 8707 §2).
-
-    "The value of the resource parameter MUST be an absolute URI, as specified by Section
-    4.3 of [RFC3986], which MAY include a query component, but MUST NOT include a
-    fragment component." "Multiple resource parameters MAY be used".
-    """
-    if isinstance(resource, str):
-        raise ConfigurationError("resource must be a sequence of URIs, not a string")
-    for uri in resource:
-        if not isinstance(uri, str) or not _URI_SCHEME.match(uri):
-            raise ConfigurationError("each resource must be an absolute URI (RFC 8707 §2)")
-        if "#" in uri:
-            raise ConfigurationError("a resource URI must not have a fragment (RFC 8707 §2)")
-    return [("resource", uri) for uri in resource]
 
 
 # --- responses ----------------------------------------------------------------------
@@ -260,52 +206,28 @@ def parse_token_response(
     """
     document = raise_for_error_response(response)
     status = response.status
-    access_token = _required_str(document, "access_token", status)
-    token_type = _required_str(document, "token_type", status)
+    access_token = required_str(document, "access_token", status)
+    token_type = required_str(document, "token_type", status)
     if isinstance(accepted_token_types, str):
         accepted_token_types = (accepted_token_types,)
     accepted = {name.lower() for name in accepted_token_types}
     if token_type.lower() not in accepted:
-        raise _invalid(
+        raise invalid(
             InvalidResponseError.UNSUPPORTED_TOKEN_TYPE,
             "member 'token_type' names a token type this client does not use",
             status,
         )
     expires_at = _expires_at(document, access_token, received_at, status)
-    scope = _optional_str(document, "scope", status)
+    scope = optional_str(document, "scope", status)
     return Token(
         access_token=access_token,
         token_type=token_type,
         expires_at=expires_at,
         issued_at=received_at,
-        refresh_token=_optional_str(document, "refresh_token", status) or None,
+        refresh_token=optional_str(document, "refresh_token", status) or None,
         scope=None if scope is None else tuple(scope.split()),
-        id_token=_optional_str(document, "id_token", status) or None,
+        id_token=optional_str(document, "id_token", status) or None,
         extra={k: v for k, v in document.items() if k not in _KNOWN_MEMBERS},
-    )
-
-
-def _invalid(code: str, message: str, status: int) -> InvalidResponseError:
-    return InvalidResponseError(code, message, status=status)
-
-
-def _required_str(document: Mapping[str, Any], name: str, status: int) -> str:
-    value = document.get(name)
-    if value is None or value == "":
-        raise _invalid(InvalidResponseError.MISSING_FIELD, f"member {name!r} is missing", status)
-    if not isinstance(value, str):
-        raise _invalid(
-            InvalidResponseError.INVALID_FIELD_TYPE, f"member {name!r} must be a string", status
-        )
-    return value
-
-
-def _optional_str(document: Mapping[str, Any], name: str, status: int) -> str | None:
-    value = document.get(name)
-    if value is None or isinstance(value, str):
-        return value
-    raise _invalid(
-        InvalidResponseError.INVALID_FIELD_TYPE, f"member {name!r} must be a string", status
     )
 
 
@@ -337,7 +259,7 @@ def _seconds(value: object, status: int) -> float:
             raise _bad_expires_in(status)
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _invalid(
+        raise invalid(
             InvalidResponseError.INVALID_FIELD_TYPE,
             "member 'expires_in' must be a number",
             status,
@@ -352,7 +274,7 @@ def _seconds(value: object, status: int) -> float:
 
 
 def _bad_expires_in(status: int) -> InvalidResponseError:
-    return _invalid(
+    return invalid(
         InvalidResponseError.INVALID_FIELD_VALUE,
         "member 'expires_in' must be a non-negative, finite number of seconds",
         status,
