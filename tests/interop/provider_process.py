@@ -72,6 +72,7 @@ class RegisteredClient:
     redirect_uri: str = REDIRECT_URI
     client_secret: str | None = field(default=None, repr=False)
     private_jwk: Mapping[str, Any] | None = field(default=None, repr=False)
+    id_token_alg: str | None = None  # id_token_signed_response_alg (default RS256)
 
     def metadata(self) -> dict[str, Any]:
         """The oidc-provider client metadata (RFC 7591 names) for this client."""
@@ -85,6 +86,8 @@ class RegisteredClient:
         }
         if self.client_secret is not None:
             meta["client_secret"] = self.client_secret
+        if self.id_token_alg is not None:
+            meta["id_token_signed_response_alg"] = self.id_token_alg
         if self.private_jwk is not None:
             public = {k: v for k, v in self.private_jwk.items() if k != "d"}
             meta["jwks"] = {"keys": [public]}
@@ -190,6 +193,14 @@ def make_clients() -> dict[str, RegisteredClient]:
             auth_method="client_secret_post",
             grant_types=("client_credentials", *code_grants, DEVICE_CODE_GRANT),
             client_secret=secrets.token_urlsafe(32),
+        ),
+        RegisteredClient(
+            name="es256",
+            client_id="oauthflow-es256",
+            auth_method="client_secret_basic",
+            grant_types=code_grants,
+            client_secret=secrets.token_urlsafe(32),
+            id_token_alg="ES256",
         ),
         RegisteredClient(
             name="public",

@@ -8,6 +8,7 @@ tests (real Node.js process).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import secrets
 from collections.abc import AsyncIterator
@@ -124,7 +125,7 @@ async def test_discovery_refuses_an_issuer_that_differs(
     assert caught.value.code == ISSUER_MISMATCH
 
 
-@pytest.mark.parametrize("name", ["basic", "public", "private_key_jwt"])
+@pytest.mark.parametrize("name", ["basic", "public", "private_key_jwt", "es256"])
 async def test_login_yields_a_valid_id_token_and_matching_userinfo(
     oidc_provider: OidcProvider, transport: Transport, http: aiohttp.ClientSession, name: str
 ) -> None:
@@ -136,6 +137,8 @@ async def test_login_yields_a_valid_id_token_and_matching_userinfo(
         nonce = secrets.token_urlsafe(24)
         token = await login(oidc_provider, client, transport, nonce=nonce, max_age=300)
         assert token.id_token is not None
+        header = json.loads(base64.urlsafe_b64decode(token.id_token.split(".")[0] + "=="))
+        assert header["alg"] == ("ES256" if name == "es256" else "RS256")
         claims.append(await validate_id_token(
             token.id_token, jwks=jwks, issuer=oidc_provider.issuer,
             client_id=client.client_id, nonce=nonce, access_token=token.access_token,
