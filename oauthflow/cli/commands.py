@@ -11,6 +11,12 @@ from rich.table import Table
 
 from oauthflow.cli.demo import DemoOptions, DemoReport, run_demo
 from oauthflow.cli.demo_flows import FLOWS
+from oauthflow.cli.http_call import call_command
+from oauthflow.cli.inspect_token import inspect_command
+from oauthflow.cli.login import login_command
+from oauthflow.cli.logout import logout_command
+from oauthflow.cli.serve import serve_command
+from oauthflow.cli.tokens import token_command
 
 __all__ = ["cli"]
 
@@ -18,6 +24,11 @@ __all__ = ["cli"]
 @click.group()
 def cli() -> None:
     """oauthflow: OAuth 2.0 tokens for asyncio services."""
+
+
+for _command in (login_command, token_command, call_command, inspect_command, logout_command,
+                 serve_command):
+    cli.add_command(_command)
 
 
 @cli.command()

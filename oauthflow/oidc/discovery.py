@@ -72,14 +72,15 @@ _BOOLEANS: Final = (
 )
 
 
-def discovery_urls(issuer: str) -> tuple[str, ...]:
+def discovery_urls(issuer: str, *, allow_insecure_http: bool = False) -> tuple[str, ...]:
     """The well-known URLs to try for ``issuer``, in order (see the module docstring).
 
     Raises:
         ConfigurationError: ``issuer`` is not an ``https`` URL (``http`` only to a loopback
-            host), or has a query or fragment (OIDC Discovery §2, RFC 8414 §2).
+            host, or anywhere with ``allow_insecure_http``), or has a query or fragment
+            (OIDC Discovery §2, RFC 8414 §2).
     """
-    require_secure_url(issuer, what="issuer")
+    require_secure_url(issuer, what="issuer", allow_insecure_http=allow_insecure_http)
     parts = urlsplit(issuer)
     if parts.query or parts.fragment:
         raise ConfigurationError("issuer must not have a query or a fragment")
@@ -199,7 +200,7 @@ async def discover(
     Cancellation: cancelling the caller abandons the request in flight.
     """
     last: HttpResponse | None = None
-    for url in discovery_urls(issuer):
+    for url in discovery_urls(issuer, allow_insecure_http=allow_insecure_http):
         response = await transport.send(
             HttpRequest(method="GET", url=url, headers={"Accept": "application/json"})
         )

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Final
 
 from oauthflow.errors import ConfigurationError, StoreConflictError
-from oauthflow.store import _posix
+from oauthflow.store import private_files
 from oauthflow.store._codec import MAX_DOCUMENT_BYTES, decode, encode
 from oauthflow.stores import VersionedToken
 from oauthflow.token import Token
@@ -136,26 +136,26 @@ class FileTokenStore:
     # -- blocking parts (worker threads) -----------------------------------------------
 
     def _read(self) -> VersionedToken | None:
-        raw = _posix.read_private(self._path, MAX_DOCUMENT_BYTES)
+        raw = private_files.read_private(self._path, MAX_DOCUMENT_BYTES)
         if raw is None:
             return None
         token, version = decode(raw, f"token file {self._path}")
         return VersionedToken(token, version or "")
 
     def _write(self, token: Token, expected: object) -> str:
-        with _posix.locked(self._write_lock_path, self._write_timeout):
+        with private_files.locked(self._write_lock_path, self._write_timeout):
             if expected is not _ANY:
                 stored = self._read()
                 current = None if stored is None else stored.version
                 if current != expected:
                     raise StoreConflictError("the token file changed since it was read")
-            _posix.remove_stale_temporaries(self._path)
+            private_files.remove_stale_temporaries(self._path)
             version = secrets.token_hex(16)
-            _posix.write_atomically(self._path, encode(token, version))
+            private_files.write_atomically(self._path, encode(token, version))
             return version
 
     def _remove(self) -> None:
-        with _posix.locked(self._write_lock_path, self._write_timeout):
+        with private_files.locked(self._write_lock_path, self._write_timeout):
             try:
                 os.unlink(self._path)
             except FileNotFoundError:
@@ -183,10 +183,10 @@ class _RenewalLock:
     async def _flock(self, store: FileTokenStore) -> int:
         # Opening a small local lock file and a non-blocking flock are fast system
         # calls: they run on the loop, so a cancelled waiter leaks no descriptor.
-        fd = _posix.open_private(store._lock_path, os.O_RDWR | os.O_CREAT)
+        fd = private_files.open_private(store._lock_path, os.O_RDWR | os.O_CREAT)
         try:
             pause = _FIRST_POLL
-            while not _posix.try_flock(fd):
+            while not private_files.try_flock(fd):
                 # jitter, so waiters do not retry in lockstep (not security-relevant)
                 await asyncio.sleep(pause * random.uniform(0.5, 1.0))  # noqa: S311
                 pause = min(pause * 2, store._poll_max)
