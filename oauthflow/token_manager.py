@@ -3,8 +3,10 @@
 The contract (DESIGN.md "TokenManager contract"):
 
 1. A fresh token is returned without suspending: no lock, no await.
-2. One renewal at a time: a single :class:`asyncio.Task`; every caller awaits it through
-   :func:`asyncio.shield`; it clears itself when done. N callers -> one token request.
+2. One renewal at a time: a single :class:`asyncio.Task`; every caller waits on a future of
+   its own that the task completes (``asyncio.shield``'s guarantee, without a shield and
+   its callbacks per caller); the task clears itself when done. N callers -> one token
+   request.
 3. Cancelling a caller never cancels the shared renewal; the renewal has its own timeout.
    (A lock held across the refresh fails this: with refresh-token rotation, one cancelled
    caller turns into ``invalid_grant`` for everyone after.)
@@ -21,6 +23,7 @@ The contract (DESIGN.md "TokenManager contract"):
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -123,7 +126,7 @@ class TokenManager:
         self._background_not_before = _NEVER
         self._rejected: str | None = None  # access token refused by an API (invalidate)
         self._inflight: asyncio.Task[Token] | None = None
-        self._waiters = 0  # get() calls waiting on the renewal in flight
+        self._waiting: list[asyncio.Future[Token]] = []  # callers of the renewal in flight
         self._outcome: RenewalOutcome = "renewed"
         self._store_read = store is None or token is not None
         self._closed = False
@@ -232,8 +235,10 @@ class TokenManager:
                 return token
         task = self._renewal()
         self.stats.waits += 1
-        self._waiters += 1
-        return await asyncio.shield(task)
+        # Our own future, completed by the task: cancelling this caller cancels only it.
+        waiter: asyncio.Future[Token] = task.get_loop().create_future()
+        self._waiting.append(waiter)
+        return await waiter
 
     def invalidate(self, seen: Token) -> bool:
         """Mark ``seen`` as refused (e.g. an API answered 401 for it).
@@ -303,9 +308,9 @@ class TokenManager:
             raise TokenUnavailableError("this TokenManager is closed")
         task = self._inflight
         if task is None:
-            self._waiters = 0
+            self._waiting = []
             task = asyncio.get_running_loop().create_task(self._run_renewal(self._reason()))
-            task.add_done_callback(_retrieve_exception)
+            task.add_done_callback(functools.partial(_wake, self._waiting))
             self._inflight = task
         return task
 
@@ -338,7 +343,7 @@ class TokenManager:
             raise
         else:
             self._report(RenewalEvent(
-                reason=reason, outcome=self._outcome, waiters=self._waiters, token=token,
+                reason=reason, outcome=self._outcome, waiters=len(self._waiting), token=token,
                 duration=self._clock.monotonic() - started,
             ))
             return token
@@ -448,7 +453,7 @@ class TokenManager:
         logger.warning("token renewal failed: %s: %s", type(exc).__name__, exc)
         self._notify(self._on_renewal_failed, exc)
         self._report(RenewalEvent(
-            reason=reason, outcome="failed", waiters=self._waiters, error=exc,
+            reason=reason, outcome="failed", waiters=len(self._waiting), error=exc,
             duration=self._clock.monotonic() - started,
         ))
         if isinstance(exc, ReauthenticationRequiredError):
@@ -474,10 +479,26 @@ class TokenManager:
             logger.exception("a TokenManager hook raised; ignored")
 
 
-def _retrieve_exception(task: asyncio.Task[Token]) -> None:
-    """Mark a renewal's exception as seen: a background renewal may have no waiter."""
-    if not task.cancelled():
-        task.exception()
+def _wake(waiting: list[asyncio.Future[Token]], task: asyncio.Task[Token]) -> None:
+    """Hand the renewal's outcome to every caller still waiting for it.
+
+    A caller that was cancelled meanwhile has a cancelled future: it is skipped. The task's
+    exception is marked as seen (a background renewal may have no waiter), and so is each
+    waiter's, in case its caller is cancelled before it resumes.
+    """
+    if task.cancelled():
+        for waiter in waiting:
+            waiter.cancel()
+        return
+    error = task.exception()
+    for waiter in waiting:
+        if waiter.done():
+            continue
+        if error is None:
+            waiter.set_result(task.result())
+        else:
+            waiter.set_exception(error)
+            waiter.exception()
 
 
 def _token_endpoint(token_endpoint: str | None, server: ServerMetadata | None) -> str:
