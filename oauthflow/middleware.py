@@ -39,11 +39,20 @@ _MAX_CACHED_ORIGINS = 1024
 
 
 class TokenSource(Protocol):
-    """What the middleware needs from a :class:`~oauthflow.TokenManager`."""
+    """What the middleware needs from a :class:`~oauthflow.TokenManager`.
+
+    A source may also have ``fresh() -> Token | None`` (the token if it can be handed out
+    without waiting, as :meth:`TokenManager.fresh`): the middleware then skips awaiting
+    ``get()`` on the hot path.
+    """
 
     async def get(self) -> Token: ...
 
     def invalidate(self, seen: Token) -> bool: ...
+
+
+def _never_fresh() -> Token | None:
+    return None
 
 
 def default_should_retry(response: ClientResponse) -> bool:
@@ -77,7 +86,7 @@ class BearerAuthMiddleware:
     it was waiting for continues for the other requests.
     """
 
-    __slots__ = ("_covered", "_header", "_origins", "_should_retry", "_tokens")
+    __slots__ = ("_covered", "_fresh", "_header", "_origins", "_should_retry", "_tokens")
 
     def __init__(
         self,
@@ -90,6 +99,8 @@ class BearerAuthMiddleware:
         if not allowed:
             raise ConfigurationError("BearerAuthMiddleware needs at least one origin")
         self._tokens = tokens
+        fresh: Callable[[], Token | None] | None = getattr(tokens, "fresh", None)
+        self._fresh = fresh if callable(fresh) else _never_fresh
         self._origins = allowed
         self._should_retry = should_retry
         # Per-request work is kept to dict look-ups: whether a (scheme, host, port) is
@@ -109,7 +120,8 @@ class BearerAuthMiddleware:
     ) -> ClientResponse:
         if not self._covers_request(request):
             return await handler(request)
-        token = await self._authorize(request)
+        token = self._fresh() or await self._tokens.get()
+        self._authorize(request, token)
         response = await handler(request)
         if not self._should_retry(response):
             return response
@@ -118,7 +130,7 @@ class BearerAuthMiddleware:
             logger.debug("401 not retried: the request body was streamed and cannot be resent")
             return response
         response.release()
-        await self._authorize(request)
+        self._authorize(request, await self._tokens.get())
         return await handler(request)
 
     def _covers_request(self, request: ClientRequest) -> bool:
@@ -134,8 +146,7 @@ class BearerAuthMiddleware:
                 self._covered[key] = covered
         return covered
 
-    async def _authorize(self, request: ClientRequest) -> Token:
-        token = await self._tokens.get()
+    def _authorize(self, request: ClientRequest, token: Token) -> None:
         cached = self._header
         if cached is None or cached[0] is not token:
             # strict=False: some providers issue tokens with characters outside RFC 6750's
@@ -143,7 +154,6 @@ class BearerAuthMiddleware:
             cached = (token, bearer_authorization(token.access_token, strict=False))
             self._header = cached
         request.headers[hdrs.AUTHORIZATION] = cached[1]
-        return token
 
 
 def _body_consumed(request: ClientRequest) -> bool:

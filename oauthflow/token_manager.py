@@ -225,6 +225,23 @@ class TokenManager:
         wait only. The renewal goes on for the other callers and its result is kept, so a
         rotated refresh token is never lost.
         """
+        token = self.fresh()
+        if token is not None:
+            return token
+        task = self._renewal()
+        self.stats.waits += 1
+        # Our own future, completed by the task: cancelling this caller cancels only it.
+        waiter: asyncio.Future[Token] = task.get_loop().create_future()
+        self._waiting.append(waiter)
+        return await waiter
+
+    def fresh(self) -> Token | None:
+        """The current token if it can be handed out now, else ``None``; never suspends.
+
+        What :meth:`get` returns without waiting: a fresh token, or inside the leeway the
+        current one (a background renewal is started, as :meth:`get` does). ``None`` means
+        :meth:`get` would wait for a renewal. For hot paths that want to skip a coroutine.
+        """
         token = self._token
         if token is not None:
             now = self._clock.monotonic()
@@ -233,12 +250,7 @@ class TokenManager:
             if now < self._usable_until:
                 self._renew_in_background(now)
                 return token
-        task = self._renewal()
-        self.stats.waits += 1
-        # Our own future, completed by the task: cancelling this caller cancels only it.
-        waiter: asyncio.Future[Token] = task.get_loop().create_future()
-        self._waiting.append(waiter)
-        return await waiter
+        return None
 
     def invalidate(self, seen: Token) -> bool:
         """Mark ``seen`` as refused (e.g. an API answered 401 for it).

@@ -494,3 +494,17 @@ async def test_listener_hears_store_conflicts_and_adoptions(fake: FakeServer) ->
         await tokens.get()
     assert listener.conflicts == 1
     assert [(e.reason, e.outcome) for e in listener.events] == [("initial", "adopted")]
+
+
+async def test_fresh_never_suspends_and_says_when_get_would_wait(fake: FakeServer) -> None:
+    clock = ManualClock()
+    async with cc_manager(fake, clock, policy=RenewalPolicy(leeway=60)) as tokens:
+        assert tokens.fresh() is None  # nothing yet: get() would wait
+        first = await tokens.get()
+        assert tokens.fresh() is first
+        clock.advance(3600 - 30)  # inside the leeway: handed out, renewal in the background
+        assert tokens.fresh() is first
+        assert tokens.stats.background_renewals == 1
+        clock.advance(29)  # inside the margin: get() would wait
+        assert tokens.fresh() is None
+        assert (await tokens.get()).access_token == "at-2"
