@@ -187,7 +187,8 @@ class TokenRegistry:
         Raises:
             ConfigurationError: an invalid scope, resource or parameter.
             TokenUnavailableError: the registry is closed.
-            Whatever the key's renewal raised (OAuthError, TransportError, ...).
+            OAuthFlowError: whatever the key's renewal raised (OAuthError,
+                TransportError, ...).
 
         Cancellation: cancelling the caller stops its wait only; the key's renewal goes
         on for the other callers (as for TokenManager.get).

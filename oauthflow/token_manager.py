@@ -217,8 +217,9 @@ class TokenManager:
         the caller waits for the one shared renewal.
 
         Raises:
-            OAuthError, ReauthenticationRequiredError, InvalidResponseError,
-            TransportError: the renewal failed (every waiter gets the same error).
+            OAuthFlowError: the renewal failed (every waiter gets the same error): an
+                OAuthError, ReauthenticationRequiredError, InvalidResponseError or
+                TransportError.
             TokenUnavailableError: the manager is closed, or the renewal timed out.
 
         Cancellation: cancelling the caller (or its timeout expiring) stops the caller's

@@ -150,7 +150,7 @@ async def exchange_code(
         OAuthError: the token endpoint refused, e.g. ``invalid_grant`` for a reused code
             or a wrong PKCE verifier.
         ConfigurationError: ``server`` is not the issuer ``pending`` was started with.
-        TransportError.
+        TransportError: the token endpoint could not be reached, or did not answer in time.
 
     Cancellation: cancelling the caller abandons the token request. If the server
     already answered, the code is spent and the login must start again.

@@ -40,7 +40,9 @@ async def fetch_client_credentials_token(
 
     Raises:
         OAuthError: the server refused (e.g. ``invalid_client``, ``invalid_scope``).
-        InvalidResponseError, TransportError, ConfigurationError.
+        InvalidResponseError: the answer is not a valid token response.
+        TransportError: the endpoint could not be reached, or did not answer in time.
+        ConfigurationError: a bad argument, or an insecure token endpoint.
 
     Cancellation: cancelling the caller abandons the request (nothing to lose: a client
     credentials token can always be fetched again).

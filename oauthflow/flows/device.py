@@ -80,7 +80,8 @@ async def start_device_authorization(
             argument.
         OAuthError: the server refused (e.g. ``invalid_client``, ``unauthorized_client``,
             ``invalid_scope``).
-        InvalidResponseError, TransportError.
+        InvalidResponseError: the answer is not a valid device authorization response.
+        TransportError: the endpoint could not be reached, or did not answer in time.
 
     Cancellation: cancelling the caller abandons the request; nothing is lost (the codes
     the server may have issued are simply never used).
@@ -207,8 +208,8 @@ async def device_login(
     ``TokenManager.for_refresh_token(token=...)`` to keep the session alive.
 
     Raises:
-        Whatever :func:`start_device_authorization`, ``on_prompt`` and
-        :func:`poll_device_token` raise (``access_denied``, ``expired_token``, ...).
+        OAuthFlowError: whatever :func:`start_device_authorization`, ``on_prompt`` and
+            :func:`poll_device_token` raise (``access_denied``, ``expired_token``, ...).
 
     Cancellation: cancelling the caller stops at once, wherever it is (no further request).
     """

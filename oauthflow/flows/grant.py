@@ -28,7 +28,10 @@ async def request_token(
     """Request a token with an arbitrary ``grant_type`` and parameters.
 
     Raises:
-        OAuthError, InvalidResponseError, TransportError, ConfigurationError.
+        OAuthError: the server refused (an RFC 6749 §5.2 error object).
+        InvalidResponseError: the answer is not a valid token response.
+        TransportError: the endpoint could not be reached, or did not answer in time.
+        ConfigurationError: a bad argument, or an insecure token endpoint.
 
     Cancellation: cancelling the caller abandons the request.
     """

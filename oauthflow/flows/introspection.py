@@ -50,7 +50,7 @@ async def introspect_token(
             empty.
         OAuthError: the server refused the caller (e.g. ``invalid_client``).
         InvalidResponseError: the answer is not a valid introspection response.
-        TransportError.
+        TransportError: the endpoint could not be reached, or did not answer in time.
 
     Cancellation: cancelling the caller abandons the request; nothing changes at the
     server.

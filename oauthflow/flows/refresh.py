@@ -39,7 +39,10 @@ async def refresh_access_token(
     Raises:
         ReauthenticationRequiredError: the server answered ``invalid_grant``: the refresh
             token is expired, revoked or already used; the user must log in again.
-        OAuthError, InvalidResponseError, TransportError, ConfigurationError.
+        OAuthError: the server refused for another reason (e.g. ``invalid_client``).
+        InvalidResponseError: the answer is not a valid token response.
+        TransportError: the endpoint could not be reached, or did not answer in time.
+        ConfigurationError: a bad argument, or an insecure token endpoint.
 
     Cancellation: cancelling the caller abandons the request. With a rotating server the
     new refresh token may then be lost; a TokenManager avoids this by running the refresh

@@ -57,7 +57,8 @@ async def revoke_token(
             or a Token has no refresh token and ``token_type_hint="refresh_token"``.
         OAuthError: the server refused (``invalid_client``, ``unsupported_token_type``,
             oidc-provider's ``invalid_request`` for another client's token).
-        InvalidResponseError, TransportError.
+        InvalidResponseError: the answer breaks RFC 7009 (e.g. not JSON on an error).
+        TransportError: the endpoint could not be reached, or did not answer in time.
 
     Cancellation: cancelling the caller abandons the request; the token may or may not
     have been revoked. Revoking again is safe (a revoked token is an "invalid token" that
