@@ -16,7 +16,13 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 from oauthflow.errors import ConfigurationError
 
-__all__ = ["ClientAuthMethod", "ClientConfig", "PrivateKey", "ServerMetadata"]
+__all__ = [
+    "ClientAuthMethod",
+    "ClientConfig",
+    "PrivateKey",
+    "ServerMetadata",
+    "resolve_token_endpoint",
+]
 
 ClientAuthMethod: TypeAlias = Literal[
     "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"
@@ -150,3 +156,16 @@ class ServerMetadata:
         known = {"issuer", *_ENDPOINTS}
         extra = {k: v for k, v in document.items() if k not in known}
         return cls(extra=extra, **values)
+
+
+def resolve_token_endpoint(token_endpoint: str | None, server: ServerMetadata | None) -> str:
+    """The token endpoint from exactly one of a URL and server metadata.
+
+    Raises:
+        ConfigurationError: both or neither were given.
+    """
+    if token_endpoint is not None and server is None:
+        return token_endpoint
+    if server is not None and token_endpoint is None:
+        return server.token_endpoint
+    raise ConfigurationError("give exactly one of token_endpoint and server")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from oauthflow.clock import Clock, SystemClock
-from oauthflow.config import ClientConfig, ServerMetadata
+from oauthflow.config import ClientConfig, ServerMetadata, resolve_token_endpoint
 from oauthflow.errors import ConfigurationError, TokenUnavailableError
 from oauthflow.protocol.token_endpoint import Params, build_client_credentials_request
 from oauthflow.renewal import TokenEventListener
@@ -36,7 +36,7 @@ from oauthflow.stores import TokenStore
 from oauthflow.token import Token
 from oauthflow.token_key import TokenKey
 from oauthflow.token_manager import ManagerOptions, TokenManager
-from oauthflow.transport import Transport
+from oauthflow.transport import Transport, transport_for
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -139,12 +139,8 @@ class TokenRegistry:
         """
         if "store" in options:
             raise ConfigurationError("a registry needs one store per key: pass store_for")
-        endpoint = _token_endpoint(token_endpoint, server)
-        if transport is not None and (session is not None or allow_insecure_http):
-            raise ConfigurationError("configure session/allow_insecure_http on the transport")
-        shared = transport or Transport(session=session, allow_insecure_http=allow_insecure_http)
-        owned = () if transport is not None else (shared,)
-        shared.check_url(endpoint)
+        endpoint = resolve_token_endpoint(token_endpoint, server)
+        owned, shared = transport_for(endpoint, transport, session, allow_insecure_http)
         clock = options["clock"] = options.get("clock") or SystemClock()
         listeners = tuple(options.pop("listeners", ()))
 
@@ -414,12 +410,3 @@ class RegistryTokenSource:
 
     def __repr__(self) -> str:
         return f"RegistryTokenSource({self.key!r})"
-
-
-def _token_endpoint(token_endpoint: str | None, server: ServerMetadata | None) -> str:
-    if token_endpoint is not None and server is None:
-        return token_endpoint
-    if server is not None and token_endpoint is None:
-        return server.token_endpoint
-    raise ConfigurationError("give exactly one of token_endpoint and server")
-

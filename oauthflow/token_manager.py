@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, TypedDict, TypeVar
 import aiohttp
 
 from oauthflow.clock import Clock, SystemClock
-from oauthflow.config import ClientConfig, ServerMetadata
+from oauthflow.config import ClientConfig, ServerMetadata, resolve_token_endpoint
 from oauthflow.errors import (
     ConfigurationError,
     ReauthenticationRequiredError,
@@ -52,7 +52,7 @@ from oauthflow.renewal import (
 )
 from oauthflow.stores import SharedTokenStore, TokenStore
 from oauthflow.token import Token
-from oauthflow.transport import Transport
+from oauthflow.transport import Transport, transport_for
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -159,8 +159,8 @@ class TokenManager:
         :meth:`aclose`. ``options``: ``store``, ``policy``, ``clock``, ``on_renewed``,
         ``on_renewal_failed``, ``listeners`` (as for :class:`TokenManager`).
         """
-        owned, sender = _transport(transport, session, allow_insecure_http)
-        endpoint = _checked(_token_endpoint(token_endpoint, server), sender)
+        endpoint = resolve_token_endpoint(token_endpoint, server)
+        owned, sender = transport_for(endpoint, transport, session, allow_insecure_http)
         time_source = options["clock"] = options.get("clock") or SystemClock()
         renew = client_credentials_renewer(
             sender, endpoint, client, scope=scope, resource=resource,
@@ -198,8 +198,8 @@ class TokenManager:
             raise ConfigurationError("give either token or refresh_token, not both")
         if token is None and refresh_token is None and options.get("store") is None:
             raise ConfigurationError("for_refresh_token needs a token, a refresh_token or a store")
-        owned, sender = _transport(transport, session, allow_insecure_http)
-        endpoint = _checked(_token_endpoint(token_endpoint, server), sender)
+        endpoint = resolve_token_endpoint(token_endpoint, server)
+        owned, sender = transport_for(endpoint, transport, session, allow_insecure_http)
         time_source = options["clock"] = options.get("clock") or SystemClock()
         renew = refresh_token_renewer(
             sender, endpoint, client, initial_refresh_token=refresh_token, scope=scope,
@@ -512,28 +512,3 @@ def _wake(waiting: list[asyncio.Future[Token]], task: asyncio.Task[Token]) -> No
         else:
             waiter.set_exception(error)
             waiter.exception()
-
-
-def _token_endpoint(token_endpoint: str | None, server: ServerMetadata | None) -> str:
-    if server is not None and token_endpoint is None:
-        return server.token_endpoint
-    if token_endpoint is not None and server is None:
-        return token_endpoint
-    raise ConfigurationError("give exactly one of token_endpoint and server")
-
-
-def _transport(
-    transport: Transport | None, session: aiohttp.ClientSession | None, allow_insecure_http: bool
-) -> tuple[tuple[Transport, ...], Transport]:
-    if transport is not None:
-        if session is not None or allow_insecure_http:
-            raise ConfigurationError("configure session/allow_insecure_http on the transport")
-        return (), transport
-    created = Transport(session=session, allow_insecure_http=allow_insecure_http)
-    return (created,), created
-
-
-def _checked(endpoint: str, transport: Transport) -> str:
-    """Refuse a non-https token endpoint when the manager is built, not at first use."""
-    transport.check_url(endpoint)
-    return endpoint

@@ -30,11 +30,11 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from oauthflow.errors import InvalidResponseError, TransportError
+from oauthflow.errors import ConfigurationError, InvalidResponseError, TransportError
 from oauthflow.protocol.http import HttpRequest, HttpResponse
 from oauthflow.protocol.urls import require_secure_url
 
-__all__ = ["RetryPolicy", "Transport", "parse_retry_after"]
+__all__ = ["RetryPolicy", "Transport", "parse_retry_after", "transport_for"]
 
 logger = logging.getLogger("oauthflow.transport")
 
@@ -292,3 +292,30 @@ def _join_headers(headers: CIMultiDictProxy[str]) -> dict[str, str]:
         key = name.lower()
         joined[key] = f"{joined[key]}, {value}" if key in joined else value
     return joined
+
+
+def transport_for(
+    endpoint: str,
+    transport: Transport | None,
+    session: aiohttp.ClientSession | None,
+    allow_insecure_http: bool,
+) -> tuple[tuple[Transport, ...], Transport]:
+    """The transport to send to ``endpoint`` with, and what the caller must close.
+
+    The given ``transport`` (owned by its creator), or a new one on ``session`` (owned by
+    the caller, who closes it). ``endpoint`` is checked now, not at the first request.
+
+    Raises:
+        ConfigurationError: ``session``/``allow_insecure_http`` given with a ``transport``
+            (configure those on the transport), or ``endpoint`` is not https (or loopback).
+    """
+    if transport is not None:
+        if session is not None or allow_insecure_http:
+            raise ConfigurationError("configure session/allow_insecure_http on the transport")
+        owned: tuple[Transport, ...] = ()
+        sender = transport
+    else:
+        sender = Transport(session=session, allow_insecure_http=allow_insecure_http)
+        owned = (sender,)
+    sender.check_url(endpoint)
+    return owned, sender
