@@ -8,14 +8,11 @@ import logging
 import re
 from urllib.parse import quote
 
-import aiohttp
 import pytest
 
 from oauthflow import (
-    BearerAuthMiddleware,
     ClientConfig,
     ManualClock,
-    OAuthFlowError,
     Token,
     TokenManager,
     Transport,
@@ -23,12 +20,11 @@ from oauthflow import (
 from oauthflow.protocol.client_auth import build_client_auth
 from oauthflow.protocol.token_endpoint import build_refresh_request
 from tests.support.fake_server import (
-    API_MARKER_HEADER,
     CLIENT_ID,
     CLIENT_SECRET,
     FakeServer,
-    Scripted,
 )
+from tests.support.renewal_run import ECHOED_REFRESH_TOKEN, run_every_renewal_path
 
 pytestmark = pytest.mark.asyncio
 
@@ -62,27 +58,9 @@ async def test_a_whole_run_at_debug_leaks_nothing(
         token_endpoint=fake.token_endpoint, client=CLIENT, clock=clock, refresh_token="rt-0",
         on_renewal_failed=failures.append,
     )
-    async with tokens, aiohttp.ClientSession(
-        middlewares=(BearerAuthMiddleware(tokens, origins=[fake.base_url]),),
-        headers={API_MARKER_HEADER: "1"},
-    ) as session:
-        async with session.get(fake.api) as response:
-            assert response.status == 200
-        fake.revoke_all_access_tokens()
-        async with session.post(fake.api, data=b"payload") as response:
-            assert response.status == 200  # renewed after the 401
-        clock.advance(7200)
-        fake.script(Scripted(status=400, json_body={
-            "error": "invalid_grant", "error_description": "refresh token rt-2 is expired",
-            "refresh_token": "rt-999"}))
-        with pytest.raises(OAuthFlowError) as raised:
-            await tokens.get()
-        fake.script(*[Scripted(status=502, body=b"<html>proxy echoed rt-2 from the request</html>",
-                               content_type="text/html")] * 3)  # every retry fails
-        with pytest.raises(OAuthFlowError):
-            await tokens.get()
-        texts += [str(raised.value), repr(raised.value), repr(tokens), str(tokens.current),
-                  repr(tokens.current)]
+    refused = await run_every_renewal_path(fake, tokens, clock)
+    texts += [str(refused), repr(refused), repr(tokens), str(tokens.current),
+              repr(tokens.current)]
 
     assert len(failures) == 2
     for failure in failures[:1]:
@@ -91,7 +69,7 @@ async def test_a_whole_run_at_debug_leaks_nothing(
     assert any("renew" in message for message in records)  # the run did log at DEBUG
     texts += records
     assert fake.token_calls == 6  # first, 401 renewal, invalid_grant, 3 x 502
-    secrets = secrets_of(fake)
+    secrets = [*secrets_of(fake), ECHOED_REFRESH_TOKEN]
     for text in texts:
         assert_clean(text, secrets)
 

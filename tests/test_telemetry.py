@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
@@ -24,12 +23,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from oauthflow import (
-    BearerAuthMiddleware,
     ClientConfig,
     ConfigurationError,
     ManualClock,
     OAuthError,
-    OAuthFlowError,
     ReauthenticationRequiredError,
     RenewalEvent,
     Token,
@@ -38,12 +35,12 @@ from oauthflow import (
 from oauthflow.registry import TokenRegistry
 from oauthflow.telemetry import LoggingListener, OpenTelemetryListener
 from tests.support.fake_server import (
-    API_MARKER_HEADER,
     CLIENT_ID,
     CLIENT_SECRET,
     FakeServer,
     Scripted,
 )
+from tests.support.renewal_run import ECHOED_REFRESH_TOKEN, run_every_renewal_path
 from tests.test_secrets import assert_clean, secrets_of
 
 CLIENT = ClientConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
@@ -169,24 +166,7 @@ async def test_no_secret_in_any_record_or_telemetry_at_debug(
         listeners=[LoggingListener(clock=clock), metrics],
     )
     metrics.watch(tokens, name="user")
-    async with tokens, aiohttp.ClientSession(
-        middlewares=(BearerAuthMiddleware(tokens, origins=[fake.base_url]),),
-        headers={API_MARKER_HEADER: "1"},
-    ) as session:
-        async with session.get(fake.api) as response:
-            assert response.status == 200
-        fake.revoke_all_access_tokens()
-        async with session.post(fake.api, data=b"payload") as response:
-            assert response.status == 200  # renewed after the 401
-        clock.advance(7200)
-        fake.script(Scripted(status=400, json_body={
-            "error": "invalid_grant", "error_description": "bad", "refresh_token": "rt-9"}))
-        with pytest.raises(OAuthFlowError):
-            await tokens.get()
-        fake.script(*[Scripted(status=502, body=b"<html>proxy echoed rt-2</html>",
-                               content_type="text/html")] * 3)
-        with pytest.raises(OAuthFlowError):
-            await tokens.get()
+    await run_every_renewal_path(fake, tokens, clock)
     registry = TokenRegistry.for_client_credentials(
         client=CLIENT, token_endpoint=fake.token_endpoint, clock=clock,
         listeners_for=lambda key: [LoggingListener().bind(key.attributes()),
@@ -204,7 +184,7 @@ async def test_no_secret_in_any_record_or_telemetry_at_debug(
     assert any("oauthflow.token.time_to_expiry" in text for text in texts)
     assert fake.token_calls == 7
     for text in texts:
-        assert_clean(text, [*secrets_of(fake), "PARAM-SECRET", "rt-9"])
+        assert_clean(text, [*secrets_of(fake), "PARAM-SECRET", ECHOED_REFRESH_TOKEN])
 
 
 @pytest.mark.asyncio

@@ -41,8 +41,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.asyncio]
 SCOPE = ["openid", "offline_access"]
 
 
-
-
 @pytest_asyncio.fixture
 async def http(oidc_provider: OidcProvider) -> AsyncIterator[aiohttp.ClientSession]:
     """A plain session for the provider's test controls; the counters start at zero."""

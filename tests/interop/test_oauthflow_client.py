@@ -38,8 +38,6 @@ __all__: list[str] = []
 pytestmark = [pytest.mark.interop, pytest.mark.asyncio]
 
 
-
-
 @pytest_asyncio.fixture
 async def http(oidc_provider: OidcProvider) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:

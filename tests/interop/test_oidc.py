@@ -53,8 +53,6 @@ __all__: list[str] = []
 pytestmark = [pytest.mark.interop, pytest.mark.asyncio]
 
 
-
-
 @pytest_asyncio.fixture
 async def transport() -> AsyncIterator[Transport]:
     async with Transport(timeout=10.0, retry=RetryPolicy(attempts=1)) as sender:

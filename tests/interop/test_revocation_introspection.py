@@ -43,8 +43,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.asyncio]
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
-
-
 @pytest_asyncio.fixture
 async def transport() -> AsyncIterator[Transport]:
     async with Transport() as shared:
