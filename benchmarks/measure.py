@@ -8,16 +8,20 @@ the caller), ``invalid_grant`` (an exception saying the refresh token was refuse
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "Call",
     "Tally",
     "is_invalid_grant",
+    "metered",
     "percentile_ms",
     "run_fixed",
     "run_for",
@@ -59,7 +63,11 @@ class Tally:
     cancelled: int = 0
     error_kinds: Counter[str] = field(default_factory=Counter)
     cpu_seconds: float = 0.0
-    """CPU time this process spent during the batch (set by the ``run_*`` functions)."""
+    """CPU time this process spent during the batch (set by :func:`metered`)."""
+    gc_seconds: float = 0.0
+    """Of that, the time CPython's cyclic garbage collector ran (set by :func:`metered`)."""
+    gc_full: int = 0
+    """How many full (generation 2) collections ran during the batch."""
 
     @property
     def completed(self) -> int:
@@ -76,6 +84,8 @@ class Tally:
         self.cancelled += other.cancelled
         self.error_kinds.update(other.error_kinds)
         self.cpu_seconds += other.cpu_seconds
+        self.gc_seconds += other.gc_seconds
+        self.gc_full += other.gc_full
 
     @property
     def cpu_us_per_call(self) -> float | None:
@@ -110,6 +120,34 @@ class Tally:
         self.latencies.append(time.perf_counter() - begin)
 
 
+@contextmanager
+def metered(tally: Tally) -> Iterator[None]:
+    """Add the process CPU time and the garbage collector's time spent inside the block
+    to ``tally``.
+
+    The collector is timed with ``gc.callbacks``. It matters here: with thousands of
+    requests in flight, CPython's full collections walk every live request object, and
+    their number grows with the objects each request allocates (docs/benchmarks.md).
+    """
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        tally.gc_seconds += time.perf_counter() - started[0]
+        if info["generation"] == 2:
+            tally.gc_full += 1
+
+    cpu = time.process_time()
+    gc.callbacks.append(on_gc)
+    try:
+        yield
+    finally:
+        gc.callbacks.remove(on_gc)
+        tally.cpu_seconds += time.process_time() - cpu
+
+
 def percentile_ms(latencies: Sequence[float], fraction: float) -> float | None:
     """Nearest-rank percentile of ``latencies`` (seconds), in milliseconds."""
     if not latencies:
@@ -137,9 +175,9 @@ async def run_fixed(
             remaining -= 1
             await tally.call(call)
 
-    begin, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(worker() for _ in range(min(n, concurrency))))
-    tally.cpu_seconds = time.process_time() - cpu
+    begin = time.perf_counter()
+    with metered(tally):
+        await asyncio.gather(*(worker() for _ in range(min(n, concurrency))))
     return tally, time.perf_counter() - begin
 
 
@@ -160,13 +198,13 @@ async def run_for(
         while time.perf_counter() < deadline:
             await tally.call(call)
 
-    begin, cpu = time.perf_counter(), time.process_time()
+    begin = time.perf_counter()
     tasks = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
     try:
-        await asyncio.wait(tasks, timeout=seconds + grace)
+        with metered(tally):
+            await asyncio.wait(tasks, timeout=seconds + grace)
     finally:
         elapsed = time.perf_counter() - begin
-        tally.cpu_seconds = time.process_time() - cpu
         pending = [task for task in tasks if not task.done()]
         for task in pending:
             task.cancel()
@@ -181,7 +219,7 @@ async def run_storm(call: Call, n: int) -> tuple[Tally, float]:
     Cancellation: cancelling the caller cancels every caller still waiting (``gather``).
     """
     tally = Tally()
-    begin, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(tally.call(call, begin) for _ in range(n)))
-    tally.cpu_seconds = time.process_time() - cpu
+    begin = time.perf_counter()
+    with metered(tally):
+        await asyncio.gather(*(tally.call(call, begin) for _ in range(n)))
     return tally, time.perf_counter() - begin

@@ -19,6 +19,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("p99_ms", "p99 ms"),
     ("p99_vs_raw", "p99 vs raw"),
     ("cpu_us_per_req", "cpu us/req"),
+    ("gc_ms", "gc ms"),
     ("token_requests", "token req"),
     ("surfaced_401", "401s"),
     ("invalid_grant", "invalid_grant"),

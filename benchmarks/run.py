@@ -10,6 +10,9 @@ average, duration).
 
 On a machine with at least two CPUs the server is pinned to CPU 0 and the clients to
 CPU 1 (``--no-pin`` to turn it off), so the two sides do not steal each other's core.
+
+``--gc-off`` runs the clients with CPython's cyclic garbage collector disabled: a
+diagnostic (rows say so), used to show how much of a difference the collector makes.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from benchmarks.harness import ServerProcess, WorkerPool
 from benchmarks.report import markdown_table, write_json
 from benchmarks.runs import CLIENTS, DEFAULT_CLIENTS, Row
 from benchmarks.scenarios import FULL, QUICK, SCENARIOS, Bench, fill_ratios
+from benchmarks.worker import GC_ENV
 
 __all__ = ["main"]
 
@@ -56,6 +60,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget", type=float, help="seconds per client run")
     parser.add_argument("--max-minutes", type=float, default=30.0, help="whole-run limit")
     parser.add_argument("--no-pin", action="store_true", help="do not pin CPUs")
+    parser.add_argument("--gc-off", action="store_true",
+                        help="diagnostic: disable the garbage collector in the clients")
     return parser.parse_args(argv)
 
 
@@ -95,6 +101,7 @@ def _meta(args: argparse.Namespace, started: str, seconds: float,
         "load_average_after": _load(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "quick": bool(args.quick),
+        "gc": "off" if args.gc_off else "on",
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
@@ -110,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     clients = _names(args.clients, list(CLIENTS), list(DEFAULT_CLIENTS), "clients")
     if "raw" not in clients:
         _log("note: without the raw client, ratio_vs_raw stays empty")
+    if args.gc_off:
+        os.environ[GC_ENV] = "off"  # inherited by the worker processes
     load_before = _load()
     if load_before is not None and load_before[0] > 0.5 * (os.cpu_count() or 1):
         _log(f"warning: load average {load_before} before starting: numbers may be noisy")

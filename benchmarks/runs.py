@@ -10,7 +10,6 @@ by :func:`benchmarks.scenarios.fill_ratios`.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from benchmarks.clients import (
     RawMiddlewareClient,
 )
 from benchmarks.harness import Control
-from benchmarks.measure import Tally, percentile_ms, run_fixed, run_for, run_storm
+from benchmarks.measure import Tally, metered, percentile_ms, run_fixed, run_for, run_storm
 from benchmarks.peers import AiohttpOAuth2Client, AuthlibClient, HttpxAuthClient
 
 __all__ = ["CLIENTS", "CONCURRENCY", "DEFAULT_CLIENTS", "RUNS", "Context", "Row", "make_row"]
@@ -123,6 +122,8 @@ def make_row(
         "cpu_us_per_req": None if cpu is None else round(cpu, 1),
         "client_cpu_util": (None if tally is None or not elapsed
                             else round(tally.cpu_seconds / elapsed, 2)),
+        "gc_ms": None if tally is None else round(tally.gc_seconds * 1000.0, 1),
+        "gc_full": None if tally is None else tally.gc_full,
         "sent_expired": stats.get("sent_expired"),
         "note": "; ".join(notes),
         "ok": None if tally is None else tally.ok,
@@ -288,15 +289,15 @@ async def _round(
     Cancellation: cancelling the caller cancels every caller still waiting.
     """
     tally = Tally()
-    cpu = time.process_time()
     tasks = [asyncio.ensure_future(tally.call(client.request)) for _ in range(n)]
     try:
-        in_flight = True
-        if cancel_half:
-            in_flight = await control.wait_for_token_request_in_flight(5.0)
-            for task in tasks[::2]:  # the first caller, which started the renewal, included
-                task.cancel()
-        await asyncio.wait(tasks, timeout=timeout)
+        with metered(tally):
+            in_flight = True
+            if cancel_half:
+                in_flight = await control.wait_for_token_request_in_flight(5.0)
+                for task in tasks[::2]:  # the first caller, which started the renewal, included
+                    task.cancel()
+            await asyncio.wait(tasks, timeout=timeout)
     finally:
         cancelled = tally.cancelled  # before the unfinished ones are cancelled too
         unfinished = [task for task in tasks if not task.done()]
@@ -304,7 +305,6 @@ async def _round(
             task.cancel()
         if unfinished:
             await asyncio.wait(unfinished, timeout=10.0)
-    tally.cpu_seconds = time.process_time() - cpu
     return _Round(tally, cancelled, len(unfinished), in_flight)
 
 

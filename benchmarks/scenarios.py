@@ -108,6 +108,7 @@ def _best_run(runs: list[Row], key: str) -> Row:
     pick = max if key == "rps" else min
     chosen = dict(pick(measured, key=lambda run: float(run[key])))
     chosen[f"{key}_runs"] = [run[key] for run in measured]
+    chosen["gc_full_runs"] = [run.get("gc_full") for run in measured]
     return chosen
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import os
 import time
@@ -22,12 +23,19 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
 from benchmarks.harness import Control, ServerProcess, WorkerFailed, WorkerPool
-from benchmarks.measure import Tally, is_invalid_grant, percentile_ms, run_fixed, run_for
+from benchmarks.measure import (
+    Tally,
+    is_invalid_grant,
+    metered,
+    percentile_ms,
+    run_fixed,
+    run_for,
+)
 from benchmarks.report import markdown_table
 from benchmarks.run import main as run_main
 from benchmarks.scenarios import _best_run, fill_ratios
 from benchmarks.server import CLIENT_ID, CLIENT_SECRET, BenchServer, build_apps
-from benchmarks.worker import run_job
+from benchmarks.worker import GC_ENV, run_job
 
 _BASIC = "Basic " + base64.b64encode(
     f"{quote(CLIENT_ID, safe='')}:{quote(CLIENT_SECRET, safe='')}".encode()
@@ -231,6 +239,21 @@ def test_invalid_grant_is_found_through_causes_and_response_bodies() -> None:
     assert not is_invalid_grant(RuntimeError("invalid_client"))
 
 
+def test_metered_adds_cpu_and_collector_time_and_counts_full_collections() -> None:
+    tally = Tally()
+    with metered(tally):
+        garbage: list[object] = []
+        garbage.append(garbage)  # a cycle only the collector can free
+        del garbage
+        gc.collect()
+        gc.collect(0)
+    assert tally.gc_full == 1
+    assert 0.0 < tally.gc_seconds <= tally.cpu_seconds + 0.01
+    with metered(tally):
+        gc.collect()
+    assert tally.gc_full == 2
+
+
 def test_percentile_is_nearest_rank() -> None:
     samples = [i / 1000 for i in range(1, 101)]  # 1..100 ms
     assert percentile_ms(samples, 0.5) == pytest.approx(50.0)
@@ -370,6 +393,19 @@ def test_command_line_writes_rows_for_each_scenario_and_client(tmp_path: Path) -
     assert (revoke["ok"], revoke["surfaced_401"], revoke["revocations"]) == (4_000, 0, 3)
     assert revoke["ratio_vs_raw"] == 1.0
     assert json.loads((tmp_path / "rows.json.meta.json").read_text())["quick"] is True
+
+
+def test_gc_off_is_a_diagnostic_the_rows_and_meta_admit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(GC_ENV, "on")  # restored after the test: run_main sets it to "off"
+    out = tmp_path / "rows.json"
+    status = run_main(["--quick", "--scenarios", "cancel", "--clients", "raw", "--no-pin",
+                       "--gc-off", "--json", str(out), "--max-minutes", "1"])
+    assert status == 0
+    [row] = json.loads(out.read_text())
+    assert row["note"] == "n/a: a static token has no lifecycle; gc off (diagnostic)"
+    assert json.loads((tmp_path / "rows.json.meta.json").read_text())["gc"] == "off"
 
 
 def test_command_line_rejects_unknown_names() -> None:

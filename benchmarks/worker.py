@@ -12,6 +12,10 @@ keeps peers' global state apart (httpx-auth's token cache, authlib's warning fil
 and lets :class:`benchmarks.harness.Worker` kill a run that overstays its budget: a
 10,000-request storm on httpx can take minutes just to cancel.
 
+With ``OAUTHFLOW_BENCH_GC=off`` in its environment (``run.py --gc-off``) the worker
+disables CPython's cyclic garbage collector and notes it in every row: a diagnostic that
+shows how much of a difference is the collector's, never a published number.
+
 The worker exits when stdin closes, when its parent dies (Linux ``PR_SET_PDEATHSIG``),
 or, as a last resort, when a job runs past its ``deadline`` seconds.
 """
@@ -19,6 +23,7 @@ or, as a last resort, when a job runs past its ``deadline`` seconds.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -29,9 +34,11 @@ from benchmarks.clients import Unsupported
 from benchmarks.harness import Control, die_with_parent
 from benchmarks.runs import RUNS, Context, Row, make_row
 
-__all__ = ["RESULT_PREFIX", "main"]
+__all__ = ["GC_ENV", "RESULT_PREFIX", "main"]
 
 RESULT_PREFIX = "ROW "
+GC_ENV = "OAUTHFLOW_BENCH_GC"
+_GC_OFF_NOTE = "gc off (diagnostic)"
 _EXIT_DEADLINE = 3
 
 
@@ -64,6 +71,8 @@ async def _serve() -> None:
             row = await run_job(job)
         finally:
             watchdog.cancel()
+        if not gc.isenabled():
+            row["note"] = "; ".join(filter(None, [row["note"], _GC_OFF_NOTE]))
         sys.stdout.write(RESULT_PREFIX + json.dumps(row) + "\n")
         sys.stdout.flush()
 
@@ -71,6 +80,8 @@ async def _serve() -> None:
 def main() -> None:
     """Serve jobs from stdin until it closes."""
     die_with_parent()
+    if os.environ.get(GC_ENV) == "off":
+        gc.disable()
     asyncio.run(_serve())
 
 
