@@ -20,8 +20,8 @@ What it guarantees (DESIGN.md "Middleware contract"):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol, cast
 
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse, hdrs
 from aiohttp.payload import Payload
@@ -43,7 +43,9 @@ class TokenSource(Protocol):
 
     A source may also have ``fresh() -> Token | None`` (the token if it can be handed out
     without waiting, as :meth:`TokenManager.fresh`): the middleware then skips awaiting
-    ``get()`` on the hot path.
+    ``get()`` on the hot path. And it may have ``get_future() -> asyncio.Future[Token]``
+    (as :meth:`TokenManager.get_future`), which the middleware then awaits instead of
+    ``get()`` when it has to wait.
     """
 
     async def get(self) -> Token: ...
@@ -53,6 +55,11 @@ class TokenSource(Protocol):
 
 def _never_fresh() -> Token | None:
     return None
+
+
+def _optional_method(tokens: TokenSource, name: str) -> Callable[[], object] | None:
+    method: object = getattr(tokens, name, None)
+    return method if callable(method) else None
 
 
 def default_should_retry(response: ClientResponse) -> bool:
@@ -86,7 +93,9 @@ class BearerAuthMiddleware:
     it was waiting for continues for the other requests.
     """
 
-    __slots__ = ("_covered", "_fresh", "_header", "_origins", "_should_retry", "_tokens")
+    __slots__ = (
+        "_covered", "_fresh", "_header", "_origins", "_should_retry", "_tokens", "_wait",
+    )
 
     def __init__(
         self,
@@ -99,8 +108,13 @@ class BearerAuthMiddleware:
         if not allowed:
             raise ConfigurationError("BearerAuthMiddleware needs at least one origin")
         self._tokens = tokens
-        fresh: Callable[[], Token | None] | None = getattr(tokens, "fresh", None)
-        self._fresh = fresh if callable(fresh) else _never_fresh
+        # The hot path: fresh() hands out a token without a coroutine; when it cannot,
+        # get_future() is awaited (one object per waiting request fewer than get()).
+        fresh = cast("Callable[[], Token | None] | None", _optional_method(tokens, "fresh"))
+        self._fresh = fresh or _never_fresh
+        wait = cast("Callable[[], Awaitable[Token]] | None",
+                    _optional_method(tokens, "get_future"))
+        self._wait = wait or tokens.get
         self._origins = allowed
         self._should_retry = should_retry
         # Per-request work is kept to dict look-ups: whether a (scheme, host, port) is
@@ -120,7 +134,7 @@ class BearerAuthMiddleware:
     ) -> ClientResponse:
         if not self._covers_request(request):
             return await handler(request)
-        token = self._fresh() or await self._tokens.get()
+        token = self._fresh() or await self._wait()
         self._authorize(request, token)
         response = await handler(request)
         if not self._should_retry(response):
@@ -130,7 +144,7 @@ class BearerAuthMiddleware:
             logger.debug("401 not retried: the request body was streamed and cannot be resent")
             return response
         response.release()
-        self._authorize(request, await self._tokens.get())
+        self._authorize(request, await self._wait())
         return await handler(request)
 
     def _covers_request(self, request: ClientRequest) -> bool:

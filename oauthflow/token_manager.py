@@ -229,12 +229,38 @@ class TokenManager:
         token = self.fresh()
         if token is not None:
             return token
+        return await self._waiter()
+
+    def get_future(self) -> asyncio.Future[Token]:
+        """:meth:`get` as a future of the caller's own instead of a coroutine.
+
+        Already done when the token is fresh (or inside the leeway, which starts a
+        background renewal); otherwise it is done when the one shared renewal ends, with
+        its token or its error. For hot paths that wait on many tokens at once, such as
+        :class:`~oauthflow.BearerAuthMiddleware` in a refresh storm: awaiting it costs
+        one object fewer than a :meth:`get` coroutine per waiting caller.
+
+        Raises:
+            TokenUnavailableError: when called on a closed manager.
+
+        Cancellation: cancelling the future (which cancelling a task awaiting it does)
+        stops that caller's wait only; the renewal goes on for the others.
+        """
+        token = self.fresh()
+        if token is None:
+            return self._waiter()
+        done: asyncio.Future[Token] = asyncio.get_running_loop().create_future()
+        done.set_result(token)
+        return done
+
+    def _waiter(self) -> asyncio.Future[Token]:
+        """A new future completed by the renewal (started if none is in flight)."""
         task = self._renewal()
         self.stats.waits += 1
         # Our own future, completed by the task: cancelling this caller cancels only it.
         waiter: asyncio.Future[Token] = task.get_loop().create_future()
         self._waiting.append(waiter)
-        return await waiter
+        return waiter
 
     def fresh(self) -> Token | None:
         """The current token if it can be handed out now, else ``None``; never suspends.
@@ -497,11 +523,14 @@ def _wake(waiting: list[asyncio.Future[Token]], task: asyncio.Task[Token]) -> No
 
     A caller that was cancelled meanwhile has a cancelled future: it is skipped. The task's
     exception is marked as seen (a background renewal may have no waiter), and so is each
-    waiter's, in case its caller is cancelled before it resumes.
+    waiter's, in case its caller is cancelled before it resumes. The list is emptied, so
+    the manager keeps no waiter alive once it has its answer (in a storm of 10,000
+    callers, 10,000 futures fewer for the garbage collector to walk).
     """
     if task.cancelled():
         for waiter in waiting:
             waiter.cancel()
+        waiting.clear()
         return
     error = task.exception()
     for waiter in waiting:
@@ -512,3 +541,4 @@ def _wake(waiting: list[asyncio.Future[Token]], task: asyncio.Task[Token]) -> No
         else:
             waiter.set_exception(error)
             waiter.exception()
+    waiting.clear()

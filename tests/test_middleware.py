@@ -12,7 +12,13 @@ import pytest
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse, web
 from pytest_aiohttp import AiohttpServer
 
-from oauthflow import BearerAuthMiddleware, ClientConfig, ConfigurationError, TokenManager
+from oauthflow import (
+    BearerAuthMiddleware,
+    ClientConfig,
+    ConfigurationError,
+    Token,
+    TokenManager,
+)
 from tests.support.fake_server import API_MARKER_HEADER, CLIENT_ID, CLIENT_SECRET, FakeServer
 
 pytestmark = pytest.mark.asyncio
@@ -196,3 +202,35 @@ async def test_origin_configuration_is_checked() -> None:
     assert not bearer.covers("http://api.example.com/v1/x")
     assert not bearer.covers("https://api.example.com.evil.test/")
     await tokens.aclose()
+
+
+class _GetOnly:
+    """A token source with only the two required methods (no fresh, no get_future)."""
+
+    def __init__(self, tokens: TokenManager) -> None:
+        self.tokens = tokens
+        self.gets = 0
+
+    async def get(self) -> Token:
+        self.gets += 1
+        return await self.tokens.get()
+
+    def invalidate(self, seen: Token) -> bool:
+        return self.tokens.invalidate(seen)
+
+
+async def test_a_source_with_only_get_and_invalidate_is_awaited_and_retried(
+    fake: FakeServer,
+) -> None:
+    async with manager(fake) as tokens, aiohttp.ClientSession(headers=MARK) as session:
+        source = _GetOnly(tokens)
+        bearer = BearerAuthMiddleware(source, origins=[fake.base_url])
+        async with session.get(fake.api, middlewares=(bearer,)) as response:
+            assert response.status == 200
+        fake.revoke_all_access_tokens()
+        async with session.get(fake.api, middlewares=(bearer,)) as response:
+            assert response.status == 200
+    assert source.gets == 3  # first request, second request, its retry after the 401
+    assert fake.token_calls == 2
+    assert [seen.headers["Authorization"] for seen in fake.api_requests] == [
+        "Bearer at-1", "Bearer at-1", "Bearer at-2"]

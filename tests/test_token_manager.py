@@ -7,6 +7,8 @@ waiting for ``fake.token_request_arrived``; no sleeps decide an outcome.
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -508,3 +510,48 @@ async def test_fresh_never_suspends_and_says_when_get_would_wait(fake: FakeServe
         clock.advance(29)  # inside the margin: get() would wait
         assert tokens.fresh() is None
         assert (await tokens.get()).access_token == "at-2"
+
+
+async def test_get_future_is_get_as_a_future_of_the_callers_own(fake: FakeServer) -> None:
+    clock = ManualClock()
+    async with cc_manager(fake, clock) as tokens:
+        fake.gate = asyncio.Event()
+        futures = [tokens.get_future() for _ in range(3)]
+        await wait_for_token_request(fake)
+        assert not any(future.done() for future in futures)
+        futures[0].cancel()  # one caller gives up: the renewal goes on for the others
+        fake.gate.set()
+        first, second = await asyncio.gather(*futures[1:])
+        assert first is second
+        assert first.access_token == "at-1"
+        assert fake.token_calls == 1
+        ready = tokens.get_future()  # fresh: already done, no request
+        assert ready.done()
+        assert ready.result() is first
+        assert tokens.stats.waits == 3
+    with pytest.raises(TokenUnavailableError):
+        tokens.get_future()
+
+
+async def test_get_future_hands_every_waiter_the_renewal_error(fake: FakeServer) -> None:
+    clock = ManualClock()
+    fake.script(Scripted(status=400, json_body={"error": "invalid_client"}))
+    async with cc_manager(fake, clock) as tokens:
+        futures = [tokens.get_future() for _ in range(3)]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+    assert [type(result) for result in results] == [OAuthError] * 3
+    assert len({id(result) for result in results}) == 1
+    assert fake.token_calls == 1
+
+
+async def test_the_manager_keeps_no_waiter_once_the_renewal_has_ended(fake: FakeServer) -> None:
+    clock = ManualClock()
+    async with cc_manager(fake, clock) as tokens:
+        waiters = [tokens.get_future() for _ in range(100)]
+        for waiter in waiters:
+            await waiter
+        refs = [weakref.ref(waiter) for waiter in waiters]
+        del waiters, waiter
+        await asyncio.sleep(0)  # leave the step the first waiter woke (the loop holds it)
+        gc.collect()
+        assert [ref() for ref in refs] == [None] * 100
