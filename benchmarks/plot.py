@@ -31,16 +31,20 @@ __all__ = ["Skipped", "StormPoint", "main", "plot_storm", "storm_points"]
 SCENARIO = "storm"
 DEFAULT_OUT = Path("docs/img/benchmarks.png")
 
-# oauthflow first and the floor second, in fixed colours; peers after them, alphabetically.
-_FIRST = ("oauthflow", "raw")
+# oauthflow first and the floors next, in fixed colours; peers after them, alphabetically.
+_FIRST = ("oauthflow", "raw", "raw-middleware")
 _STYLE: dict[str, dict[str, Any]] = {
     "oauthflow": {"color": "#1f77b4", "linewidth": 2.6, "marker": "o", "zorder": 3},
     "raw": {"color": "#555555", "linewidth": 1.6, "marker": "s", "linestyle": "--"},
+    "raw-middleware": {"color": "#999999", "linewidth": 1.4, "marker": "s", "linestyle": ":"},
 }
 _PEER_COLOURS = ("#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
 _PEER_MARKERS = ("^", "v", "D", "P", "X", "*")
 _DODGE = 0.035  # decades between neighbouring clients in the token-requests panel
-_LABEL = {"raw": "raw aiohttp (static valid token: the floor)"}
+_LABEL = {
+    "raw": "raw aiohttp (static valid token: the floor)",
+    "raw-middleware": "raw aiohttp + a middleware setting that header",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,10 +37,11 @@ CLIENTS: dict[str, type[BenchClient]] = {
                 RawMiddlewareClient, RawHttpxClient)
 }
 DEFAULT_CLIENTS: tuple[str, ...] = (
-    "raw", "oauthflow", "authlib", "aiohttp-oauth2-client", "httpx-auth"
+    "raw", "raw-middleware", "oauthflow", "authlib", "aiohttp-oauth2-client", "httpx-auth"
 )
-"""Run unless ``--clients`` says otherwise. Opt-in floors: ``raw-middleware`` (aiohttp with a
-header-setting middleware) and ``raw-httpx`` (httpx with a static header)."""
+"""Run unless ``--clients`` says otherwise. ``raw-middleware`` (aiohttp with a middleware that
+sets the same static header) is the floor of any aiohttp client middleware. Opt-in floor:
+``raw-httpx`` (httpx with a static header)."""
 
 CONCURRENCY = 100
 WARMUP = 200
