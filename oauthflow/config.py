@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 from urllib.parse import urlsplit
 
-from joserfc.jwk import ECKey, OKPKey, RSAKey
-
 from oauthflow.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    # joserfc (and the cryptography package under it) is imported when a key is first
+    # used, not by ``import oauthflow``: most clients never sign anything.
+    from joserfc.jwk import ECKey, OKPKey, RSAKey
 
 __all__ = [
     "ClientAuthMethod",
@@ -27,7 +30,8 @@ __all__ = [
 ClientAuthMethod: TypeAlias = Literal[
     "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"
 ]
-PrivateKey: TypeAlias = RSAKey | ECKey | OKPKey
+PrivateKey: TypeAlias = "RSAKey | ECKey | OKPKey"
+"""A joserfc private key: ``RSAKey``, ``ECKey`` or ``OKPKey``."""
 
 _AUTH_METHODS = frozenset(get_args(ClientAuthMethod))
 _SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post", "client_secret_jwt"})

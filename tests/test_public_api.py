@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -33,3 +35,12 @@ def test_package_is_typed() -> None:
     from importlib.resources import files
 
     assert files("oauthflow").joinpath("py.typed").is_file()
+
+
+def test_import_oauthflow_leaves_the_jose_stack_unloaded() -> None:
+    # joserfc and cryptography (about 9,000 objects and 60 ms) load when a key is first
+    # used: a client with a client secret never pays for them.
+    code = "import sys, oauthflow; print(sorted({'joserfc', 'cryptography'} & set(sys.modules)))"
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a constant program
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == "[]"

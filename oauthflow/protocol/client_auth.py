@@ -16,15 +16,17 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
-
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from oauthflow.config import ClientConfig, PrivateKey
 from oauthflow.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from joserfc.jwk import OctKey
+
+# joserfc is imported inside the functions that sign: ``import oauthflow`` does not load it
+# (nor the cryptography package), which most clients, using a client secret, never need.
 
 __all__ = ["JWT_BEARER_ASSERTION_TYPE", "ClientAuthParts", "build_client_auth"]
 
@@ -161,6 +163,9 @@ def _assertion_claims(
 
 def _sign_assertion(client: ClientConfig, claims: dict[str, Any]) -> str:
     """Sign ``claims`` as a compact JWS with the client's key or secret."""
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+
     key: OctKey | PrivateKey
     header: dict[str, Any]
     if client.method == "client_secret_jwt":
@@ -190,6 +195,8 @@ def _sign_assertion(client: ClientConfig, claims: dict[str, Any]) -> str:
 
 def _hmac_key(secret: str, alg: str) -> OctKey:
     """The client secret as an HMAC key, refusing one shorter than RFC 7518 §3.2 allows."""
+    from joserfc.jwk import OctKey
+
     needed = _HMAC_KEY_BYTES.get(alg)
     if needed is None:
         raise ConfigurationError(
@@ -211,6 +218,8 @@ def _default_alg(key: PrivateKey) -> str:
     A key that names its own ``alg`` (a JWK member) keeps it; otherwise RS256 for RSA,
     ES256/ES384/ES512 by curve for EC, Ed25519/Ed448 (RFC 9864) for OKP.
     """
+    from joserfc.jwk import ECKey, RSAKey
+
     if key.alg:
         return key.alg
     if isinstance(key, RSAKey):
