@@ -23,6 +23,7 @@ The contract (DESIGN.md "TokenManager contract"):
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import logging
 import math
@@ -62,6 +63,8 @@ __all__ = ["ManagerOptions", "Renewer", "TokenManager"]
 logger = logging.getLogger("oauthflow.token_manager")
 
 _NEVER = -math.inf
+_WAKE_BATCH = 256
+"""Waiters released per event-loop iteration when a renewal ends (see ``_wake``)."""
 _T = TypeVar("_T")
 
 
@@ -523,17 +526,31 @@ def _wake(waiting: list[asyncio.Future[Token]], task: asyncio.Task[Token]) -> No
 
     A caller that was cancelled meanwhile has a cancelled future: it is skipped. The task's
     exception is marked as seen (a background renewal may have no waiter), and so is each
-    waiter's, in case its caller is cancelled before it resumes. The list is emptied, so
-    the manager keeps no waiter alive once it has its answer (in a storm of 10,000
-    callers, 10,000 futures fewer for the garbage collector to walk).
+    waiter's, in case its caller is cancelled before it resumes.
+
+    Waiters are released :data:`_WAKE_BATCH` per event-loop iteration, in the order they
+    came: waking 10,000 at once would queue 10,000 wake-ups before the loop reads a
+    single response, while their requests wait for the same few connections anyway.
+    Callers arriving meanwhile get the new token at once (it is already published). The
+    manager keeps no waiter once it has released it.
     """
+    queue = collections.deque(waiting)
+    waiting.clear()
     if task.cancelled():
-        for waiter in waiting:
+        for waiter in queue:
             waiter.cancel()
-        waiting.clear()
         return
+    _release(task.get_loop(), queue, task)
+
+
+def _release(
+    loop: asyncio.AbstractEventLoop,
+    waiting: collections.deque[asyncio.Future[Token]],
+    task: asyncio.Task[Token],
+) -> None:
     error = task.exception()
-    for waiter in waiting:
+    for _ in range(min(_WAKE_BATCH, len(waiting))):
+        waiter = waiting.popleft()
         if waiter.done():
             continue
         if error is None:
@@ -541,4 +558,5 @@ def _wake(waiting: list[asyncio.Future[Token]], task: asyncio.Task[Token]) -> No
         else:
             waiter.set_exception(error)
             waiter.exception()
-    waiting.clear()
+    if waiting:
+        loop.call_soon(_release, loop, waiting, task)

@@ -7,6 +7,7 @@ waiting for ``fake.token_request_arrived``; no sleeps decide an outcome.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import weakref
 from typing import Any
@@ -555,3 +556,33 @@ async def test_the_manager_keeps_no_waiter_once_the_renewal_has_ended(fake: Fake
         await asyncio.sleep(0)  # leave the step the first waiter woke (the loop holds it)
         gc.collect()
         assert [ref() for ref in refs] == [None] * 100
+
+
+def _record(released: list[int], index: int, _: object) -> None:
+    released.append(index)
+
+
+async def test_waiters_are_released_in_order_a_batch_per_loop_iteration(
+    fake: FakeServer,
+) -> None:
+    clock = ManualClock()
+    async with cc_manager(fake, clock) as tokens:
+        fake.gate = asyncio.Event()
+        waiters = [tokens.get_future() for _ in range(1_000)]
+        released: list[int] = []
+        for index, waiter in enumerate(waiters):
+            waiter.add_done_callback(functools.partial(_record, released, index))
+        await wait_for_token_request(fake)
+        fake.gate.set()
+        token = await waiters[0]
+        # Woken by the first batch: the rest come in later loop iterations...
+        assert sum(waiter.done() for waiter in waiters) == 256
+        # ...while a new caller gets the published token without waiting.
+        assert tokens.fresh() is token
+        waiters[900].cancel()  # a caller giving up before its batch: skipped, no error
+        results = await asyncio.gather(*waiters[:900], *waiters[901:])
+    assert all(result is token for result in results)
+    await asyncio.sleep(0)  # done callbacks run in the iteration after completion
+    assert [index for index in released if index != 900] == [*range(900), *range(901, 1_000)]
+    assert waiters[900].cancelled()
+    assert fake.token_calls == 1
