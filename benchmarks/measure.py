@@ -126,9 +126,14 @@ def metered(tally: Tally) -> Iterator[None]:
     to ``tally``.
 
     The collector is timed with ``gc.callbacks``. It matters here: with thousands of
-    requests in flight, CPython's full collections walk every live request object, and
-    their number grows with the objects each request allocates (docs/benchmarks.md).
+    requests in flight, CPython's full collections walk every live request object
+    (docs/benchmarks.md). The block starts after a full collection, so what the process
+    did before (imports, the warm-up) leaves no garbage and no collector debt to the
+    block: CPython runs a full collection once the objects that survived since the last
+    one reach a quarter of those that survived it, so without this the same requests cost
+    a client more or less collector time depending on its history.
     """
+    gc.collect()
     started = [0.0]
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
@@ -167,7 +172,6 @@ async def run_fixed(
     """
     tally = Tally()
     remaining = n
-    deadline = time.perf_counter() + max_seconds
 
     async def worker() -> None:
         nonlocal remaining
@@ -175,8 +179,9 @@ async def run_fixed(
             remaining -= 1
             await tally.call(call)
 
-    begin = time.perf_counter()
     with metered(tally):
+        begin = time.perf_counter()
+        deadline = begin + max_seconds
         await asyncio.gather(*(worker() for _ in range(min(n, concurrency))))
     return tally, time.perf_counter() - begin
 
@@ -192,16 +197,17 @@ async def run_for(
     cancels every call in flight.
     """
     tally = Tally()
-    deadline = time.perf_counter() + seconds
+    tasks: list[asyncio.Future[None]] = []
 
     async def worker() -> None:
         while time.perf_counter() < deadline:
             await tally.call(call)
 
-    begin = time.perf_counter()
-    tasks = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
     try:
         with metered(tally):
+            begin = time.perf_counter()
+            deadline = begin + seconds
+            tasks.extend(asyncio.ensure_future(worker()) for _ in range(concurrency))
             await asyncio.wait(tasks, timeout=seconds + grace)
     finally:
         elapsed = time.perf_counter() - begin
@@ -219,7 +225,7 @@ async def run_storm(call: Call, n: int) -> tuple[Tally, float]:
     Cancellation: cancelling the caller cancels every caller still waiting (``gather``).
     """
     tally = Tally()
-    begin = time.perf_counter()
     with metered(tally):
+        begin = time.perf_counter()
         await asyncio.gather(*(tally.call(call, begin) for _ in range(n)))
     return tally, time.perf_counter() - begin

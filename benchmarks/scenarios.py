@@ -93,7 +93,7 @@ class Bench:
             "deadline": budget + 15.0,
         }
         try:
-            return await self.workers.run(client, job, budget)
+            return await self.workers.run(job, budget)
         except WorkerFailed as exc:
             return make_row(scenario, client, n, notes=[str(exc)])
 

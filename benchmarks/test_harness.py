@@ -369,13 +369,15 @@ async def test_worker_pool_kills_a_run_over_budget_and_recovers() -> None:
             slow = {"scenario": "slow", "client": "raw", "params": {"seconds": 30.0},
                     "server": server.urls(), "deadline": 60.0}
             with pytest.raises(WorkerFailed, match="timed out"):
-                await pool.run("raw", slow, timeout=1.0)
+                await pool.run(slow, timeout=1.0)
             unsupported = {"scenario": "cancel", "client": "raw",
                            "params": {"n": 2, "round_timeout": 1.0},
                            "server": server.urls(), "deadline": 60.0}
-            row = await pool.run("raw", unsupported, timeout=30.0)
+            row = await pool.run(unsupported, timeout=30.0)
             assert row["note"] == "n/a: a static token has no lifecycle"
             assert row["rps"] is None
+            again = await pool.run(unsupported, timeout=30.0)
+            assert again["worker_pid"] != row["worker_pid"]  # a new process for every run
         finally:
             await pool.aclose()
 

@@ -71,6 +71,7 @@ async def _serve() -> None:
             row = await run_job(job)
         finally:
             watchdog.cancel()
+        row["worker_pid"] = os.getpid()
         if not gc.isenabled():
             row["note"] = "; ".join(filter(None, [row["note"], _GC_OFF_NOTE]))
         sys.stdout.write(RESULT_PREFIX + json.dumps(row) + "\n")
