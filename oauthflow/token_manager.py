@@ -119,6 +119,7 @@ class TokenManager:
         self._store = store
         self._policy = policy or RenewalPolicy()
         self._clock = clock or SystemClock()
+        self._monotonic = self._clock.monotonic  # bound once: fresh() runs on every request
         self._on_renewed = on_renewed
         self._on_renewal_failed = on_renewal_failed
         self._listeners = tuple(listeners)
@@ -274,7 +275,7 @@ class TokenManager:
         """
         token = self._token
         if token is not None:
-            now = self._clock.monotonic()
+            now = self._monotonic()
             if now < self._renew_at:
                 return token
             if now < self._usable_until:
