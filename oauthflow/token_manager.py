@@ -549,6 +549,7 @@ def _release(
     waiting: collections.deque[asyncio.Future[Token]],
     task: asyncio.Task[Token],
 ) -> None:
+    """Release up to :data:`_WAKE_BATCH` waiters; the rest in the next loop iteration."""
     error = task.exception()
     for _ in range(min(_WAKE_BATCH, len(waiting))):
         waiter = waiting.popleft()
