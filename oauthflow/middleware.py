@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from aiohttp import ClientHandlerType, ClientRequest, ClientResponse, hdrs
 from aiohttp.payload import Payload
@@ -31,11 +31,15 @@ from oauthflow.protocol.bearer import bearer_authorization, find_bearer_challeng
 from oauthflow.protocol.urls import origin_of
 from oauthflow.token import Token
 
+if TYPE_CHECKING:
+    from yarl import URL
+
 __all__ = ["BearerAuthMiddleware", "TokenSource", "default_should_retry"]
 
 logger = logging.getLogger("oauthflow.middleware")
 
 _MAX_CACHED_ORIGINS = 1024
+_AUTHORIZATION = hdrs.AUTHORIZATION
 
 
 class TokenSource(Protocol):
@@ -94,7 +98,8 @@ class BearerAuthMiddleware:
     """
 
     __slots__ = (
-        "_covered", "_fresh", "_header", "_origins", "_should_retry", "_tokens", "_wait",
+        "_covered", "_fresh", "_header", "_origins", "_retry_401_only", "_should_retry",
+        "_tokens", "_wait",
     )
 
     def __init__(
@@ -117,10 +122,12 @@ class BearerAuthMiddleware:
         self._wait = wait or tokens.get
         self._origins = allowed
         self._should_retry = should_retry
-        # Per-request work is kept to dict look-ups: whether a (scheme, host, port) is
+        # default_should_retry says no to anything but a 401: skip the call for the rest.
+        self._retry_401_only = should_retry is default_should_retry
+        # Per-request work is kept to dict look-ups: whether a (scheme, "host:port") is
         # covered, and the header of the last token (rebuilt only when the token changes).
-        self._covered: dict[tuple[str, str | None, int | None], bool] = {}
-        self._header: tuple[Token, str] | None = None
+        self._covered: dict[tuple[str, str | None], bool] = {}
+        self._header: tuple[Token | None, str] = (None, "")
 
     def __repr__(self) -> str:
         return f"BearerAuthMiddleware(origins={sorted(self._origins)!r})"
@@ -132,11 +139,22 @@ class BearerAuthMiddleware:
     async def __call__(
         self, request: ClientRequest, handler: ClientHandlerType
     ) -> ClientResponse:
-        if not self._covers_request(request):
+        # The common path (a covered origin, a fresh token, a 2xx) is written out inline:
+        # it runs on every request, and each helper call costs as much as its work.
+        url = request.url
+        covered = self._covered.get((url.scheme, url.host_port_subcomponent))
+        if covered is None:
+            covered = self._learn_origin(url)
+        if not covered:
             return await handler(request)
         token = self._fresh() or await self._wait()
-        self._authorize(request, token)
+        header = self._header
+        if header[0] is not token:
+            header = self._header_for(token)
+        request.headers[_AUTHORIZATION] = header[1]
         response = await handler(request)
+        if self._retry_401_only and response.status != 401:
+            return response
         if not self._should_retry(response):
             return response
         self._tokens.invalidate(token)  # refused: the next request gets a renewed token
@@ -144,30 +162,28 @@ class BearerAuthMiddleware:
             logger.debug("401 not retried: the request body was streamed and cannot be resent")
             return response
         response.release()
-        self._authorize(request, await self._wait())
+        request.headers[_AUTHORIZATION] = self._header_for(await self._wait())[1]
         return await handler(request)
 
-    def _covers_request(self, request: ClientRequest) -> bool:
-        url = request.url
-        key = (url.scheme, url.raw_host, url.port)
-        covered = self._covered.get(key)
-        if covered is None:
-            try:
-                covered = origin_of(str(url)) in self._origins
-            except ConfigurationError:
-                covered = False
-            if len(self._covered) < _MAX_CACHED_ORIGINS:
-                self._covered[key] = covered
+    def _learn_origin(self, url: URL) -> bool:
+        """Whether ``url``'s origin is configured, remembered for the next requests."""
+        try:
+            covered = origin_of(str(url)) in self._origins
+        except ConfigurationError:
+            covered = False
+        if len(self._covered) < _MAX_CACHED_ORIGINS:
+            self._covered[(url.scheme, url.host_port_subcomponent)] = covered
         return covered
 
-    def _authorize(self, request: ClientRequest, token: Token) -> None:
-        cached = self._header
-        if cached is None or cached[0] is not token:
+    def _header_for(self, token: Token) -> tuple[Token | None, str]:
+        """``token`` and its ``Authorization`` value, kept until the token changes."""
+        token_and_header = self._header
+        if token_and_header[0] is not token:
             # strict=False: some providers issue tokens with characters outside RFC 6750's
             # b64token (e.g. "!"); spaces, controls and non-ASCII are still refused.
-            cached = (token, bearer_authorization(token.access_token, strict=False))
-            self._header = cached
-        request.headers[hdrs.AUTHORIZATION] = cached[1]
+            token_and_header = (token, bearer_authorization(token.access_token, strict=False))
+            self._header = token_and_header
+        return token_and_header
 
 
 def _body_consumed(request: ClientRequest) -> bool:

@@ -148,6 +148,37 @@ async def test_only_a_renewable_401_is_retried(
     assert len(fake.api_requests) == (2 if retried else 1)
 
 
+async def test_a_custom_policy_is_asked_about_every_response(
+    fake: FakeServer, aiohttp_server: AiohttpServer
+) -> None:
+    seen: list[str | None] = []
+
+    async def api(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization"))
+        return web.Response(status=403 if len(seen) == 1 else 200)
+
+    app = web.Application()
+    app.router.add_get("/x", api)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    asked: list[int] = []
+
+    def retry_a_403(response: ClientResponse) -> bool:
+        asked.append(response.status)
+        return response.status == 403
+
+    async with manager(fake) as tokens:
+        bearer = BearerAuthMiddleware(
+            tokens, origins=[str(server.make_url("/"))], should_retry=retry_a_403
+        )
+        async with aiohttp.ClientSession(middlewares=(bearer,)) as session:
+            for _ in range(2):
+                async with session.get(server.make_url("/x")) as response:
+                    assert response.status == 200
+    assert asked == [403, 200]  # the retry's answer is final: one retry per request
+    assert seen == ["Bearer at-1", "Bearer at-2", "Bearer at-2"]
+    assert fake.token_calls == 2
+
+
 async def test_discarded_401_is_released_so_a_one_connection_pool_does_not_deadlock(
     fake: FakeServer,
 ) -> None:
