@@ -413,3 +413,14 @@ def test_gc_off_is_a_diagnostic_the_rows_and_meta_admit(
 def test_command_line_rejects_unknown_names() -> None:
     with pytest.raises(SystemExit, match="unknown clients: nope"):
         run_main(["--clients", "raw,nope"])
+
+
+def test_middleware_cost_times_both_middlewares(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks.middleware_cost import VARIANTS
+    from benchmarks.middleware_cost import main as middleware_cost
+
+    middleware_cost(["--calls", "300"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "ns per call (best of 5 rounds of 300)"
+    assert [line.split()[0] for line in lines[1:]] == list(VARIANTS)
+    assert all(float(line.split()[1].replace(",", "")) > 0 for line in lines[1:])
