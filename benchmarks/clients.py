@@ -31,6 +31,7 @@ __all__ = [
     "RawClient",
     "RawHttpxClient",
     "RawMiddlewareClient",
+    "SetHeaderMiddleware",
     "Unsupported",
     "aiohttp_get",
     "aiohttp_connector",
@@ -165,7 +166,7 @@ class RawHttpxClient(BenchClient):
             await self._client.aclose()
 
 
-class _SetHeader:
+class SetHeaderMiddleware:
     """The least a bearer middleware can do: set a fixed header."""
 
     __slots__ = ("_value",)
@@ -189,7 +190,7 @@ class RawMiddlewareClient(RawClient):
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
             connector=aiohttp_connector(self.spec),
-            middlewares=(_SetHeader(f"Bearer {self.spec.static_token}"),),
+            middlewares=(SetHeaderMiddleware(f"Bearer {self.spec.static_token}"),),
             timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
         )
 

@@ -4,7 +4,7 @@ Calls each middleware on real ``aiohttp.ClientRequest`` objects with a handler t
 at once (no network, no event loop turn), so only the middleware's own work is measured:
 
 - ``set-header``: sets a fixed ``Authorization`` header, the least a bearer middleware can
-  do (the ``raw-middleware`` client of :mod:`benchmarks.run`);
+  do (:class:`benchmarks.clients.SetHeaderMiddleware`, as the ``raw-middleware`` client);
 - ``oauthflow``: :class:`~oauthflow.BearerAuthMiddleware` over a
   :class:`~oauthflow.TokenManager` holding a fresh token (the steady scenario's path).
 
@@ -37,6 +37,7 @@ import aiohttp
 from aiohttp import ClientRequest, ClientResponse
 from yarl import URL
 
+from benchmarks.clients import SetHeaderMiddleware
 from oauthflow import BearerAuthMiddleware, Token, TokenManager
 
 __all__ = ["VARIANTS", "main"]
@@ -48,22 +49,6 @@ _ORIGIN = "http://127.0.0.1:8080"
 _ACCESS_TOKEN = "x" * 43
 VARIANTS = ("set-header", "oauthflow")
 _ROUNDS = 5
-
-
-class _SetHeader:
-    """The do-nothing baseline (as ``benchmarks.clients``' raw-middleware client)."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    async def __call__(
-        self, request: ClientRequest,
-        handler: Callable[[ClientRequest], Awaitable[ClientResponse]],
-    ) -> ClientResponse:
-        request.headers["Authorization"] = self._value
-        return await handler(request)
 
 
 class _Answered:
@@ -85,7 +70,7 @@ async def _never_renew(current: Token | None) -> Token:
 
 def _middleware(variant: str, tokens: TokenManager) -> Middleware:
     if variant == "set-header":
-        return _SetHeader(f"Bearer {_ACCESS_TOKEN}")
+        return SetHeaderMiddleware(f"Bearer {_ACCESS_TOKEN}")
     return BearerAuthMiddleware(tokens, origins=[_ORIGIN])
 
 
