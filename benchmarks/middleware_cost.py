@@ -98,10 +98,12 @@ async def _measure(variant: str, calls: int, rounds: int) -> float:
             requests = [ClientRequest("GET", URL(f"{_ORIGIN}/api"), loop=loop, session=session)
                         for _ in range(calls)]
             gc.disable()
-            started = time.perf_counter()
-            _drive(middleware, requests)
-            elapsed = time.perf_counter() - started
-            gc.enable()
+            try:
+                started = time.perf_counter()
+                _drive(middleware, requests)
+                elapsed = time.perf_counter() - started
+            finally:
+                gc.enable()
             best = min(best, elapsed / calls * 1e9)
     return best
 

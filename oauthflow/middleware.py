@@ -139,7 +139,7 @@ class BearerAuthMiddleware:
     async def __call__(
         self, request: ClientRequest, handler: ClientHandlerType
     ) -> ClientResponse:
-        # The common path (a covered origin, a fresh token, a 2xx) is written out inline:
+        # The common path (a covered origin, a fresh token, no 401) is written out inline:
         # it runs on every request, and each helper call costs as much as its work.
         url = request.url
         covered = self._covered.get((url.scheme, url.host_port_subcomponent))
